@@ -123,6 +123,8 @@ export class Cluster {
   #coordinators = new Map<string, number>()
   #coordinatorLookups = new Map<string, Promise<number>>()
   #refreshing: Promise<void> | null = null
+  /** What the running refresh asked for. */
+  #refreshingTopics: Set<string> | 'all' | null = null
   #pendingTopics: Set<string> | 'all' | null = null
   #watchedTopics = new Set<string>()
   #lastRefresh = 0
@@ -342,16 +344,22 @@ export class Cluster {
    * one request when possible.
    */
   refreshMetadata(topics?: string[] | 'all', o: { signal?: AbortSignal; timeoutMs?: number; allowAutoTopicCreation?: boolean } = {}): Promise<void> {
-    this.#checkOpen()
+    // Not async (the coalescing needs the same promise back), so a closed
+    // client must reject rather than throw.
+    if (this.#closed) return Promise.reject(new ClosedError('the client is closed'))
     const wanted: Set<string> | 'all' = topics === 'all' ? 'all' : new Set([...(topics ?? []), ...this.#watchedTopics, ...(topics === undefined ? this.#topics.keys() : [])])
+    // The running refresh already asks for everything wanted: share it.
+    if (this.#refreshing !== null && covers(this.#refreshingTopics, wanted)) return this.#refreshing
     if (this.#pendingTopics === 'all' || wanted === 'all') this.#pendingTopics = 'all'
     else {
       this.#pendingTopics ??= new Set()
       for (const t of wanted) (this.#pendingTopics as Set<string>).add(t)
     }
     if (this.#refreshing !== null) {
-      // Chain one more refresh after the running one so topics added now are included.
-      return this.#refreshing.then(() => (this.#pendingTopics === null ? undefined : this.#runRefresh(o)))
+      // Chain one more refresh after the running one so topics added now are
+      // included. The first chained caller starts it; the others wait for
+      // that same refresh (not merely for the one that was running).
+      return this.#refreshing.then(() => (this.#pendingTopics !== null ? this.#runRefresh(o) : (this.#refreshing ?? undefined)))
     }
     return this.#runRefresh(o)
   }
@@ -360,8 +368,10 @@ export class Cluster {
     if (this.#refreshing !== null) return this.#refreshing
     const pending = this.#pendingTopics
     this.#pendingTopics = null
-    this.#refreshing = this.withRetry(
-      'metadata refresh',
+    this.#refreshingTopics = pending
+    // Plain retry, not withRetry: its beforeRetry refreshes metadata, which
+    // from inside a refresh would wait for this very refresh forever.
+    this.#refreshing = retry(
       async () => {
         const conn = await this.anyConnection(o.signal)
         const version = conn.pickVersion(metadataApi)
@@ -378,9 +388,15 @@ export class Cluster {
         if (version === 0 && topics !== null && topics.length === 0) res.topics = []
         this.#applyMetadata(res, pending)
       },
-      o,
+      {
+        operation: 'metadata refresh',
+        deadline: Date.now() + (o.timeoutMs ?? this.#options.defaultTimeoutMs ?? 60_000),
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(this.#options.retryBackoff ? { backoff: this.#options.retryBackoff } : {}),
+      },
     ).finally(() => {
       this.#refreshing = null
+      this.#refreshingTopics = null
     })
     return this.#refreshing
   }
@@ -532,13 +548,13 @@ export class Cluster {
     api: ApiSchema<Req, Res>,
     body: (version: number) => Input<Infer<Req>>,
     check: (res: Infer<Res>, version: number) => void,
-    o: { signal?: AbortSignal; timeoutMs?: number; retry?: boolean } = {},
+    o: { signal?: AbortSignal; timeoutMs?: number; retry?: boolean; maxVersion?: number } = {},
   ): Promise<Infer<Res>> {
     const once = async (): Promise<Infer<Res>> => {
       const nodeId = await this.coordinator(type, key, o)
       try {
         const conn = await this.connectionTo(nodeId, 'coordinator', o.signal)
-        const version = conn.pickVersion(api)
+        const version = conn.pickVersion(api, o.maxVersion)
         const res = await conn.send(api, body(version), { version, ...(o.signal ? { signal: o.signal } : {}) })
         check(res, version)
         return res
@@ -590,6 +606,14 @@ export class Cluster {
   [inspect.custom](): string {
     return `Cluster { ${this.#bootstrap.map((b) => `${b.host}:${b.port}`).join(',')}, ${this.#brokers.size} broker(s), ${this.#topics.size} topic(s)${this.#closed ? ', closed' : ''} }`
   }
+}
+
+/** Whether a refresh for `running` also answers a request for `wanted`. */
+function covers(running: Set<string> | 'all' | null, wanted: Set<string> | 'all'): boolean {
+  if (running === 'all') return true
+  if (wanted === 'all' || running === null) return false
+  for (const t of wanted) if (!running.has(t)) return false
+  return true
 }
 
 function shuffle<T>(a: T[]): T[] {

@@ -111,6 +111,7 @@ interface Queued {
   entry: InFlight | null
   expectResponse: boolean
   writtenResolve?: () => void
+  writtenReject?: (err: unknown) => void
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000
@@ -147,6 +148,9 @@ export class Connection {
   #reauthTimer: NodeJS.Timeout | null = null
   #lastActivity = Date.now()
   #connecting: Promise<void> | null = null
+  /** Fails the socket being opened when the connection is torn down before it is up. */
+  #abortOpen: ((err: KafkawireError) => void) | null = null
+  #unlisten: (() => void) | null = null
   // Frame reassembly.
   #chunks: Buffer[] = []
   #buffered = 0
@@ -283,7 +287,17 @@ export class Connection {
       this.#socket = socket
       socket.setNoDelay(true)
       socket.setKeepAlive(true, 60_000)
+      // A connect timeout or abort tears the connection down while the TCP
+      // connect or TLS handshake is still pending; destroying the socket emits
+      // no 'error' then, so the teardown settles this promise itself.
+      this.#abortOpen = (err) => {
+        this.#abortOpen = null
+        socket.removeListener(readyEvent, onReady)
+        socket.removeListener('error', onError)
+        reject(err)
+      }
       const onError = (err: Error): void => {
+        this.#abortOpen = null
         socket.removeListener(readyEvent, onReady)
         const authFailure = tlsOptions !== null && isTlsAuthError(err)
         reject(
@@ -293,10 +307,23 @@ export class Connection {
         )
       }
       const onReady = (): void => {
+        this.#abortOpen = null
         socket.removeListener('error', onError)
         socket.on('error', (err) => this.#fail(new ConnectionError(`connection to ${this.address} failed: ${err.message}`, this.#ctx(), err)))
-        socket.on('close', () => this.#fail(new ConnectionError(`connection to ${this.address} was closed by the broker`, this.#ctx())))
-        socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+        // A broker never half-closes: its FIN means the connection is gone,
+        // so stop offering it before a write runs into the closed socket.
+        const onClosed = (): void => this.#fail(new ConnectionError(`connection to ${this.address} was closed by the broker`, this.#ctx()))
+        const onData = (chunk: Buffer): void => this.#onData(chunk)
+        socket.on('end', onClosed)
+        socket.on('close', onClosed)
+        socket.on('data', onData)
+        // Only our own listeners go at teardown: net and tls keep internal
+        // ones on these events.
+        this.#unlisten = () => {
+          socket.removeListener('end', onClosed)
+          socket.removeListener('close', onClosed)
+          socket.removeListener('data', onData)
+        }
         resolve()
       }
       socket.once('error', onError)
@@ -333,8 +360,8 @@ export class Connection {
     return this.#enqueue(api, version, body, { timeoutMs }, false) as Promise<Infer<Res>>
   }
 
-  /** The highest version of `api` both this client and the broker support. */
-  pickVersion(api: ApiSchema): number {
+  /** The highest version of `api` both this client and the broker support, optionally capped. */
+  pickVersion(api: ApiSchema, maxVersion = Infinity): number {
     const range = this.#versions?.get(api.apiKey)
     if (range === undefined) {
       throw new UnsupportedApiError(`broker ${this.address} does not support ${api.name} (API key ${api.apiKey})`, {
@@ -343,7 +370,7 @@ export class Connection {
         apiName: api.name,
       })
     }
-    const max = Math.min(range.maxVersion, api.unstableFrom >= 0 ? api.unstableFrom - 1 : api.maxVersion)
+    const max = Math.min(range.maxVersion, api.unstableFrom >= 0 ? api.unstableFrom - 1 : api.maxVersion, maxVersion)
     const min = Math.max(range.minVersion, api.minVersion)
     if (max < min) {
       throw new UnsupportedApiError(
@@ -367,8 +394,8 @@ export class Connection {
     const expectResponse = options.expectResponse !== false
     this.#touch()
     if (!expectResponse) {
-      return new Promise<void>((resolve) => {
-        const q: Queued = { frame, entry: null, expectResponse: false, writtenResolve: resolve }
+      return new Promise<void>((resolve, reject) => {
+        const q: Queued = { frame, entry: null, expectResponse: false, writtenResolve: resolve, writtenReject: reject }
         if (hold) this.#held.push(q)
         else this.#write(q)
       })
@@ -440,7 +467,7 @@ export class Connection {
     if (socket === null || this.#state === 'closed') {
       const err = this.#closeError ?? new ClosedError(`connection to ${this.address} is closed`, this.#ctx())
       if (q.entry) q.entry.reject(err)
-      else q.writtenResolve?.()
+      else q.writtenReject?.(err)
       return
     }
     if (q.entry) {
@@ -448,7 +475,10 @@ export class Connection {
       this.#ensureSweep()
       socket.write(q.frame)
     } else {
-      socket.write(q.frame, () => q.writtenResolve?.())
+      socket.write(q.frame, (err) => {
+        if (err) q.writtenReject?.(this.#closeError ?? new ConnectionError(`writing to ${this.address} failed: ${err.message}`, this.#ctx(), err))
+        else q.writtenResolve?.()
+      })
     }
   }
 
@@ -630,12 +660,15 @@ export class Connection {
     this.#transition('reauthenticating')
     try {
       this.#sasl = await authenticate(this, this.#opts.sasl, this.#opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT)
-      // The connection may have failed while we awaited.
-      if ((this.#state as ConnectionState) !== 'reauthenticating') return
-      this.#transition('ready')
+      // The connection may have failed while we awaited, or close() may have
+      // started draining: then the held requests still go out, as close()
+      // waits for them.
+      const state = this.#state as ConnectionState
+      if (state === 'closed') return
+      if (state === 'reauthenticating') this.#transition('ready')
       const held = this.#held.splice(0)
       for (const q of held) this.#write(q)
-      this.#scheduleReauth()
+      if (state === 'reauthenticating') this.#scheduleReauth()
     } catch (err) {
       this.#fail(err instanceof KafkawireError ? err : new ConnectionError(`re-authentication with ${this.address} failed`, this.#ctx(), err))
     }
@@ -693,13 +726,14 @@ export class Connection {
     this.#sweepTimer = this.#idleTimer = this.#reauthTimer = null
     const socket = this.#socket
     if (socket) {
-      socket.removeAllListeners('data')
-      socket.removeAllListeners('close')
+      this.#unlisten?.()
+      this.#unlisten = null
       socket.on('error', () => undefined)
       if (err) socket.destroy()
       else socket.end()
     }
     const failure = err ?? new ClosedError(`connection to ${this.address} was closed`, this.#ctx())
+    this.#abortOpen?.(failure)
     const pending = this.#inFlight.slice(this.#inFlightHead)
     this.#inFlight = []
     this.#inFlightHead = 0
@@ -709,7 +743,7 @@ export class Connection {
     }
     for (const q of this.#held.splice(0)) {
       if (q.entry) q.entry.reject(failure)
-      else q.writtenResolve?.()
+      else q.writtenReject?.(failure)
     }
     this.#chunks = []
     this.#buffered = 0

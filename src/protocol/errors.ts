@@ -20,6 +20,8 @@ export interface ErrorContext {
   field?: string
   /** Byte offset in the buffer being decoded, for codec errors. */
   offset?: number
+  /** A record's offset in its partition. */
+  recordOffset?: bigint
   [key: string]: unknown
 }
 

@@ -1,0 +1,444 @@
+/**
+ * The sender drains ready batches into Produce requests, one request per
+ * leader broker carrying at most one batch per partition, and handles the
+ * answers: acknowledgement, retry (back in the partition's queue, in sequence
+ * order), split of a batch the broker found too large, or failure.
+ *
+ * Ordering: an idempotent producer keeps up to maxInFlight batches per
+ * partition on the wire, and retries one at a time with nothing else of the
+ * partition on the wire, so a retried batch can never be overtaken (the broker
+ * rejects out-of-order sequences anyway). Without idempotence a partition has
+ * one batch on the wire at a time, which is what keeps its order across
+ * retries.
+ */
+import type { Cluster } from '../client/cluster.js'
+import { needsMetadataRefresh } from '../client/cluster.js'
+import { backoffDelay } from '../client/backoff.js'
+import { ClosedError, ConnectionError } from '../client/errors.js'
+import { BrokerError, KafkawireError } from '../protocol/errors.js'
+import { produce, type ProduceResponse } from '../protocol/messages/produce.js'
+import { CompressionCodec } from '../protocol/compression/index.js'
+import { encodeRecordBatch, encodeRecordBatchSync } from '../protocol/records/index.js'
+import type { ResolvedProducerConfig } from './config.js'
+import type { Accumulator, BufferPool, PartitionQueue } from './accumulator.js'
+import type { ProducerBatch } from './batch.js'
+import { DeliveryTimeoutError, RecordTooLargeError } from './errors.js'
+import type { ProducerMetrics } from './metrics.js'
+import type { TransactionManager } from './transaction-manager.js'
+
+const MESSAGE_TOO_LARGE = 10
+const RECORD_LIST_TOO_LARGE = 18
+const DUPLICATE_SEQUENCE_NUMBER = 46
+const FENCING_CODES = new Set([47 /* INVALID_PRODUCER_EPOCH */, 90 /* PRODUCER_FENCED */])
+
+/** Bytes a Produce request adds around its batches, generously (header, transactional id, topic names). */
+const REQUEST_OVERHEAD = 256
+
+type PartitionResponse = ProduceResponse['responses'][number]['partitionResponses'][number]
+/** Partition answers keyed by "topic\0partition", or 'no-response' for acks=0. */
+type ProduceOutcome = Map<string, PartitionResponse> | 'no-response'
+
+export interface SenderHooks {
+  onBatchDone(b: ProducerBatch, latencyMs: number): void
+  onBatchFailed(b: ProducerBatch, err: KafkawireError): void
+  onRetry(b: ProducerBatch, err: KafkawireError): void
+}
+
+export class Sender {
+  readonly #cluster: Cluster
+  readonly #acc: Accumulator
+  readonly #pool: BufferPool
+  readonly #tm: TransactionManager
+  readonly #cfg: ResolvedProducerConfig
+  readonly #metrics: ProducerMetrics
+  readonly #hooks: SenderHooks
+  readonly #nodeInFlight = new Map<number, number>()
+  #scheduled = false
+  #timer: NodeJS.Timeout | null = null
+  #timerAt = Infinity
+  #flushing = 0
+  #closing = false
+  #stopped = false
+  #refreshing = false
+  #initError: KafkawireError | null = null
+
+  constructor(cluster: Cluster, acc: Accumulator, pool: BufferPool, tm: TransactionManager, cfg: ResolvedProducerConfig, metrics: ProducerMetrics, hooks: SenderHooks) {
+    this.#cluster = cluster
+    this.#acc = acc
+    this.#pool = pool
+    this.#tm = tm
+    this.#cfg = cfg
+    this.#metrics = metrics
+    this.#hooks = hooks
+  }
+
+  get inFlightRequests(): number {
+    let n = 0
+    for (const v of this.#nodeInFlight.values()) n += v
+    return n
+  }
+
+  /** Makes every batch ready at once while flushing. */
+  beginFlush(): void {
+    this.#flushing++
+    this.wake()
+  }
+
+  endFlush(): void {
+    this.#flushing = Math.max(0, this.#flushing - 1)
+  }
+
+  beginClose(): void {
+    this.#closing = true
+    this.wake()
+  }
+
+  stop(): void {
+    this.#stopped = true
+    if (this.#timer) clearTimeout(this.#timer)
+  }
+
+  /** Runs the drain loop soon (coalesced). */
+  wake(): void {
+    if (this.#scheduled || this.#stopped) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#run()
+    })
+  }
+
+  #wakeAt(t: number): void {
+    if (t === Infinity || this.#stopped) return
+    if (this.#timer !== null && this.#timerAt <= t) return
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timerAt = t
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.#timerAt = Infinity
+      this.#run()
+    }, Math.max(0, t - Date.now()))
+  }
+
+  #run(): void {
+    if (this.#stopped) return
+    const tm = this.#tm
+    if (tm.state === 'FATAL_ERROR') {
+      this.#failAll(tm.lastError ?? new ClosedError('the producer is in a fatal state'))
+      return
+    }
+    if (this.#cfg.idempotent && !tm.hasProducerId) {
+      if (this.#acc.size === 0) return
+      tm.initialize().then(
+        () => {
+          this.#initError = null
+          this.wake()
+        },
+        (err: KafkawireError) => {
+          this.#initError = err
+          if (tm.state === 'FATAL_ERROR' || !err.retriable) this.#failAll(err)
+          else this.#wakeAt(Date.now() + backoffDelay(1))
+        },
+      )
+      return
+    }
+    if (tm.hasPartitionsToAdd) {
+      tm.addPendingPartitions().then(
+        () => this.wake(),
+        () => this.wake(),
+      )
+    }
+
+    const now = Date.now()
+    const linger = this.#cfg.lingerMs
+    const hurry = this.#flushing > 0 || this.#closing
+    let nextWake = Infinity
+    let needMetadata = false
+    const perNode = new Map<number, PartitionQueue[]>()
+
+    for (const q of this.#acc.queues()) {
+      if (q.batches.length === 0) continue
+      this.#expire(q, now)
+      const head = q.head
+      if (head === undefined) continue
+      if (head.state === 'open' && !hurry && now - head.createdAt < linger && q.batches.length === 1) {
+        nextWake = Math.min(nextWake, head.createdAt + linger)
+        continue
+      }
+      if (head.retryAt > now) {
+        nextWake = Math.min(nextWake, head.retryAt)
+        continue
+      }
+      if (!tm.isPartitionReady(q.topic, q.partition)) continue
+      const leader = this.#cluster.leaderFor(q.topic, q.partition)
+      if (leader < 0) {
+        needMetadata = true
+        continue
+      }
+      if (!this.#partitionCanSend(q, head)) continue
+      let list = perNode.get(leader)
+      if (list === undefined) perNode.set(leader, (list = []))
+      list.push(q)
+    }
+
+    for (const [node, queues] of perNode) {
+      const inflight = this.#nodeInFlight.get(node) ?? 0
+      if (inflight >= this.#cfg.maxInFlight) continue
+      const batches: Array<[PartitionQueue, ProducerBatch]> = []
+      let bytes = REQUEST_OVERHEAD
+      for (const q of queues) {
+        const b = q.head!
+        if (batches.length > 0 && bytes + b.sizeBytes > this.#cfg.maxRequestSize) break
+        bytes += b.sizeBytes
+        q.batches.shift()
+        if (b.state === 'open') b.state = 'closed'
+        this.#beforeSend(q, b)
+        batches.push([q, b])
+      }
+      if (batches.length === 0) continue
+      this.#nodeInFlight.set(node, inflight + 1)
+      void this.#sendRequest(node, batches)
+    }
+
+    if (needMetadata) this.#refreshMetadata()
+    this.#wakeAt(nextWake)
+  }
+
+  #partitionCanSend(q: PartitionQueue, head: ProducerBatch): boolean {
+    if (!this.#cfg.idempotent) {
+      // acks=0 has no answers to wait for; TCP keeps the order.
+      return this.#cfg.acks === 0 || q.onWire === 0
+    }
+    const seq = (q.sequences ??= this.#tm.partition(q.topic, q.partition))
+    this.#tm.prepare(seq)
+    if (head.sent) return this.#tm.canRetry(seq, head)
+    return seq.onWire < this.#cfg.maxInFlight && this.#tm.canSendFresh(seq)
+  }
+
+  #beforeSend(q: PartitionQueue, b: ProducerBatch): void {
+    b.state = 'in-flight'
+    b.attempts++
+    q.onWire++
+    if (this.#cfg.idempotent) {
+      const seq = q.sequences!
+      if (!b.hasSequence) this.#tm.stampFresh(b, seq)
+      this.#tm.onSent(b, seq)
+    }
+    b.sent = true
+  }
+
+  /** Expires batches waiting in the queue past deliveryTimeoutMs (those on the wire finish first). */
+  #expire(q: PartitionQueue, now: number): void {
+    const limit = this.#cfg.deliveryTimeoutMs
+    for (let i = 0; i < q.batches.length; ) {
+      const b = q.batches[i]!
+      if (now - b.createdAt < limit) {
+        i++
+        continue
+      }
+      q.batches.splice(i, 1)
+      this.#giveUp(q, b, new DeliveryTimeoutError(
+        `${b.recordCount} record(s) for ${b.topic}-${b.partition} expired after ${now - b.createdAt} ms (deliveryTimeoutMs ${limit})${b.lastError ? `; last error: ${b.lastError.message}` : ''}`,
+        { topic: b.topic, partition: b.partition },
+        b.lastError ?? undefined,
+      ))
+    }
+  }
+
+  async #encode(b: ProducerBatch): Promise<Buffer> {
+    if (b.encoded !== null) return b.encoded
+    const opts = {
+      compression: this.#cfg.compression,
+      ...(this.#cfg.compressionLevel !== undefined ? { compressionLevel: this.#cfg.compressionLevel } : {}),
+      producerId: b.producerId,
+      producerEpoch: b.producerEpoch,
+      baseSequence: b.baseSequence,
+      isTransactional: b.isTransactional,
+    }
+    b.encoded = this.#cfg.compression === CompressionCodec.None ? encodeRecordBatchSync(opts, b.records) : await encodeRecordBatch(opts, b.records)
+    return b.encoded
+  }
+
+  async #sendRequest(node: number, batches: Array<[PartitionQueue, ProducerBatch]>): Promise<void> {
+    const started = Date.now()
+    let res: ProduceOutcome | null = null
+    let failure: KafkawireError | null = null
+    try {
+      res = await this.#produce(node, batches)
+    } catch (err) {
+      failure = err instanceof KafkawireError ? err : new ConnectionError(`produce to broker ${node} failed: ${String(err)}`, { nodeId: node }, err)
+    }
+    this.#nodeInFlight.set(node, Math.max(0, (this.#nodeInFlight.get(node) ?? 1) - 1))
+    const latency = Date.now() - started
+    this.#metrics.requestLatency(latency)
+    for (const [q, b] of batches) {
+      q.onWire--
+      if (q.sequences) this.#tm.onReturned(q.sequences)
+      if (failure !== null) {
+        // The request may have reached the broker: an abort must not overtake it.
+        this.#tm.noteUnknownOutcome()
+        this.#onBatchError(q, b, -1, -1n, failure)
+        continue
+      }
+      if (res === 'no-response') {
+        b.complete(-1n, null)
+        this.#finish(b, latency)
+        continue
+      }
+      const p = res!.get(`${b.topic}\0${b.partition}`)
+      if (p === undefined) {
+        this.#onBatchError(q, b, -1, -1n, new ConnectionError(`broker ${node} did not answer for ${b.topic}-${b.partition}`, { nodeId: node, topic: b.topic, partition: b.partition }))
+        continue
+      }
+      if (p.errorCode === 0 || p.errorCode === DUPLICATE_SEQUENCE_NUMBER) {
+        if (q.sequences) this.#tm.onSuccess(b, q.sequences, p.baseOffset)
+        // A duplicate was written by an earlier attempt whose answer we lost;
+        // the broker does not always know its offset then.
+        b.complete(p.errorCode === 0 ? p.baseOffset : -1n, p.logAppendTimeMs >= 0n ? Number(p.logAppendTimeMs) : null)
+        this.#finish(b, latency)
+        continue
+      }
+      const err = new BrokerError(p.errorCode, { nodeId: node, topic: b.topic, partition: b.partition, apiName: 'Produce' }, p.errorMessage)
+      this.#onBatchError(q, b, p.errorCode, p.logStartOffset, err)
+    }
+    this.wake()
+  }
+
+  async #produce(node: number, batches: Array<[PartitionQueue, ProducerBatch]>): Promise<ProduceOutcome> {
+    const conn = await this.#cluster.connectionTo(node, 'default')
+    const version = conn.pickVersion(produce, this.#tm.maxProduceVersion())
+    const encoded = await Promise.all(batches.map(([, b]) => this.#encode(b)))
+    const byTopic = new Map<string, Array<{ index: number; records: Buffer }>>()
+    batches.forEach(([, b], i) => {
+      let l = byTopic.get(b.topic)
+      if (l === undefined) byTopic.set(b.topic, (l = []))
+      l.push({ index: b.partition, records: encoded[i]! })
+    })
+    const topicData = [...byTopic].map(([name, partitionData]) =>
+      version >= 13 ? { topicId: this.#cluster.topic(name)?.topicId ?? '', partitionData } : { name, partitionData },
+    )
+    let bytes = 0
+    for (const e of encoded) bytes += e.length
+    this.#metrics.requestSent(bytes)
+    const body = {
+      transactionalId: this.#tm.transactionalId,
+      acks: this.#cfg.acks,
+      timeoutMs: this.#cfg.requestTimeoutMs,
+      topicData,
+    }
+    if (this.#cfg.acks === 0) {
+      await conn.send(produce, body, { version, expectResponse: false })
+      return 'no-response' as const
+    }
+    const res = await conn.send(produce, body, { version, timeoutMs: this.#cfg.requestTimeoutMs })
+    const out = new Map<string, PartitionResponse>()
+    for (const t of res.responses) {
+      const name = version >= 13 ? this.#cluster.topicNameById(t.topicId) ?? t.name : t.name
+      for (const p of t.partitionResponses) out.set(`${name}\0${p.index}`, p)
+    }
+    return out
+  }
+
+  #onBatchError(q: PartitionQueue, b: ProducerBatch, code: number, logStartOffset: bigint, err: KafkawireError): void {
+    b.lastError = err
+    const now = Date.now()
+    if ((code === MESSAGE_TOO_LARGE || code === RECORD_LIST_TOO_LARGE) && b.recordCount > 1) {
+      // The broker's limit (message.max.bytes) is below our batch: split it
+      // and send the halves with the same sequence range.
+      const [a, c] = b.split(now)
+      q.requeue(c)
+      q.requeue(a)
+      if (q.sequences) {
+        q.sequences.removeInFlight(b)
+        if (a.hasSequence) {
+          q.sequences.addInFlight(a)
+          q.sequences.addInFlight(c)
+        }
+      }
+      this.#acc.complete(b)
+      this.#acc.incomplete.add(a)
+      this.#acc.incomplete.add(c)
+      this.#hooks.onRetry(b, err)
+      return
+    }
+    if (code === MESSAGE_TOO_LARGE || code === RECORD_LIST_TOO_LARGE) {
+      err = new RecordTooLargeError(`the record for ${b.topic}-${b.partition} is larger than the broker accepts (the topic's max.message.bytes / the broker's message.max.bytes)`, err.context, err)
+    }
+    const retriable = err.retriable || needsMetadataRefresh(err)
+    const verdict = q.sequences ? this.#tm.onError(b, q.sequences, code, logStartOffset, retriable) : retriable ? 'retry' : 'fail'
+    const inTime = now - b.createdAt < this.#cfg.deliveryTimeoutMs
+    if (verdict === 'retry' && b.attempts <= this.#cfg.retries && inTime && !this.#stopped) {
+      b.retryAt = now + backoffDelay(b.attempts - 1)
+      q.requeue(b)
+      this.#metrics.retried(b.recordCount)
+      this.#hooks.onRetry(b, err)
+      if (needsMetadataRefresh(err)) this.#refreshMetadata()
+      return
+    }
+    if (verdict === 'retry' && !inTime) {
+      err = new DeliveryTimeoutError(`${b.recordCount} record(s) for ${b.topic}-${b.partition} were not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs}); last error: ${err.message}`, err.context, err)
+    }
+    if (FENCING_CODES.has(code) && this.#tm.isTransactional) {
+      this.#tm.fatal(err)
+    } else if (this.#tm.isTransactional) {
+      this.#tm.abortable(err)
+    }
+    this.#giveUp(q, b, err)
+  }
+
+  #giveUp(q: PartitionQueue, b: ProducerBatch, err: KafkawireError): void {
+    if (q.sequences) this.#tm.onGiveUp(b, q.sequences)
+    b.fail(err)
+    this.#pool.release(b.reserved)
+    this.#acc.complete(b)
+    this.#metrics.failed(b.recordCount, err)
+    this.#hooks.onBatchFailed(b, err)
+  }
+
+  #finish(b: ProducerBatch, latency: number): void {
+    this.#pool.release(b.reserved)
+    this.#acc.complete(b)
+    this.#metrics.batchDone(b.recordCount, b.sizeBytes, Date.now() - b.createdAt)
+    this.#hooks.onBatchDone(b, latency)
+  }
+
+  #refreshMetadata(): void {
+    if (this.#refreshing || this.#stopped) return
+    this.#refreshing = true
+    const topics = new Set<string>()
+    for (const q of this.#acc.queues()) if (q.batches.length > 0) topics.add(q.topic)
+    this.#cluster
+      .refreshMetadata([...topics], { allowAutoTopicCreation: this.#cfg.allowAutoTopicCreation })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#refreshing = false
+        // Leaders may still be missing (election in progress): look again soon.
+        this.#wakeAt(Date.now() + 100)
+        this.wake()
+      })
+  }
+
+  /** Fails every batch not on the wire (fatal state, forced close, transaction abort). */
+  failQueued(err: KafkawireError, filter: (b: ProducerBatch) => boolean = () => true): void {
+    for (const q of this.#acc.queues()) {
+      for (let i = 0; i < q.batches.length; ) {
+        const b = q.batches[i]!
+        if (!filter(b)) {
+          i++
+          continue
+        }
+        q.batches.splice(i, 1)
+        this.#giveUp(q, b, err)
+      }
+    }
+  }
+
+  #failAll(err: KafkawireError): void {
+    this.failQueued(err)
+    this.#pool.failAll(err)
+  }
+
+  get lastInitError(): KafkawireError | null {
+    return this.#initError
+  }
+}
