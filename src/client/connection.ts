@@ -28,7 +28,7 @@ import { KafkawireError, ProtocolError } from '../protocol/errors.js'
 import { responseHeader } from '../protocol/messages/response-header.js'
 import { Reader } from '../protocol/reader.js'
 import type { ApiSchema, Fields, Infer, Input } from '../protocol/schema.js'
-import { abortReason, ClosedError, ConnectionError, RequestTimeoutError, UnsupportedApiError } from './errors.js'
+import { abortReason, AuthenticationError, ClosedError, ConnectionError, RequestTimeoutError, UnsupportedApiError } from './errors.js'
 import { authenticate, type SaslOptions, type SaslSession } from './sasl/index.js'
 import { type BrokerVersions, negotiateVersions } from './versions.js'
 
@@ -299,11 +299,14 @@ export class Connection {
       const onError = (err: Error): void => {
         this.#abortOpen = null
         socket.removeListener(readyEvent, onReady)
+        // A certificate the client does not trust (or a client certificate
+        // the broker refuses) fails the same way on every attempt: an
+        // AuthenticationError, which nothing retries, as errors.ts defines it.
         const authFailure = tlsOptions !== null && isTlsAuthError(err)
         reject(
           authFailure
-            ? new ConnectionError(`TLS handshake with ${this.address} failed: ${err.message}`, { ...this.#ctx(), tls: true }, err)
-            : new ConnectionError(`cannot connect to ${this.address}: ${err.message}`, this.#ctx(), err),
+            ? new AuthenticationError(`TLS handshake with ${this.address} failed: ${err.message}`, { ...this.#ctx(), tls: true }, err)
+            : new ConnectionError(`cannot connect to ${this.address}: ${err.message}`, tlsOptions ? { ...this.#ctx(), tls: true } : this.#ctx(), err),
         )
       }
       const onReady = (): void => {
@@ -757,8 +760,9 @@ export class Connection {
   }
 }
 
+/** Certificate verification failures, ours of the broker's certificate or the broker's of ours. */
 function isTlsAuthError(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code ?? ''
-  return /CERT|SSL|TLS|ERR_TLS|HOSTNAME|SELF_SIGNED|UNABLE_TO/.test(code)
+  return /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|ALTNAME|ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE/.test(code)
 }
 

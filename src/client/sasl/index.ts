@@ -81,7 +81,15 @@ export async function authenticate(conn: Connection, options: SaslOptions, timeo
   let challenge: Buffer | null = null
   let lifetime = 0
   for (let round = 0; round < 10; round++) {
-    const token = await exchange.next(challenge)
+    let token: Buffer | null
+    try {
+      token = await exchange.next(challenge)
+    } catch (err) {
+      // The mechanism refused the server's message (SCRAM nonce, iteration
+      // count, server error) or could not build ours (OAUTHBEARER token or
+      // extensions): an authentication failure, not a retriable network one.
+      throw new AuthenticationError(`SASL ${mechanism.name} with ${conn.address}: ${(err as Error).message}`, ctx, err)
+    }
     if (token === null) break
     const res = await conn.sendInternal(saslAuthenticate, authVersion, { authBytes: token }, timeoutMs)
     if (res.errorCode !== 0) {
