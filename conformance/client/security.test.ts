@@ -1,0 +1,213 @@
+// SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) over SASL_PLAINTEXT and SASL_SSL, TLS verification, and
+// KIP-368 re-authentication, against the real broker. A listener or credential the cluster does not
+// offer is reported as "unsupported: <reason>", never skipped silently.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { Cluster } from '../../src/client/cluster.js'
+import type { Connection } from '../../src/client/connection.js'
+import { AuthenticationError } from '../../src/client/errors.js'
+import { authenticate } from '../../src/client/sasl/index.js'
+import type { TlsOptions } from '../../src/client/connection.js'
+import { metadata } from '../../src/protocol/messages/metadata.js'
+import { makePki } from '../../spec/support/tls.js'
+import {
+  ca, connection, credentials, env, listener, mechanisms, missing, rejection, settlesWithin, sleep, unsupported,
+  type Address, type ScramOrPlain,
+} from './support.js'
+
+const ALL: ScramOrPlain[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']
+
+/** Metadata over the connection; the broker describes itself with the listener we came in on. */
+async function assertMetadataWorks(conn: Connection, at: Address): Promise<void> {
+  const res = await conn.send(metadata, { topics: [] })
+  assert.ok(res.brokers.length >= 1, 'the cluster lists its brokers')
+  assert.ok(
+    res.brokers.some((b) => b.port === at.port),
+    `the brokers are advertised on the listener we used (${at.port}): ${res.brokers.map((b) => `${b.host}:${b.port}`).join(', ')}`,
+  )
+  assert.equal(typeof res.clusterId, 'string')
+}
+
+const saslListeners = [
+  { name: 'SASL_PLAINTEXT', variable: 'KAFKA_SASL_BROKERS', tls: false },
+  { name: 'SASL_SSL', variable: 'KAFKA_SASL_SSL_BROKERS', tls: true },
+] as const
+
+for (const l of saslListeners) {
+  describe(`SASL over ${l.name}`, () => {
+    const at = listener(l.variable)
+    const why = missing(l.variable, 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', ...(l.tls ? ['KAFKA_CA'] : []))
+    for (const mechanism of ALL) {
+      if (why !== null || at === null) {
+        unsupported(`${mechanism} over ${l.name}`, why ?? `${l.variable} is empty`)
+        continue
+      }
+      if (!mechanisms().includes(mechanism)) {
+        unsupported(`${mechanism} over ${l.name}`, `the configured user has no ${mechanism} credentials (KAFKA_SASL_MECHANISMS=${env.KAFKA_SASL_MECHANISMS ?? env.KAFKA_SASL_MECHANISM ?? ''})`)
+        continue
+      }
+      const tls: TlsOptions | undefined = l.tls ? { ca: ca()! } : undefined
+
+      test(`${mechanism}: authenticates, then a Metadata request works`, async (t) => {
+        const conn = connection(t, at, { sasl: credentials(mechanism), ...(tls ? { tls } : {}) })
+        await conn.connect()
+        assert.equal(conn.state, 'ready')
+        await assertMetadataWorks(conn, at)
+      })
+
+      test(`${mechanism}: a wrong password fails with AuthenticationError and a clear message, without hanging`, async (t) => {
+        const conn = connection(t, at, { sasl: credentials(mechanism, 'definitely-not-the-password'), ...(tls ? { tls } : {}) })
+        const err = await rejection(conn.connect(), `${mechanism} with a wrong password`, 15_000)
+        assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+        assert.equal(err.retriable, false)
+        assert.match(err.message, new RegExp(`^SASL ${mechanism} authentication with ${at.host.replace(/\./g, '\\.')}:${at.port} failed: .*(invalid|failed)`, 'i'))
+        assert.equal(err.message.includes('definitely-not-the-password'), false)
+        assert.equal(conn.state, 'closed')
+      })
+    }
+
+    if (why === null && at !== null && mechanisms().length > 0) {
+      test('a client with a wrong password fails at once, not after retrying until its deadline', async (t) => {
+        const cluster = new Cluster({
+          brokers: [`${at.host}:${at.port}`],
+          sasl: credentials(mechanisms()[0]!, 'wrong'),
+          ...(l.tls ? { tls: { ca: ca()! } } : {}),
+          defaultTimeoutMs: 60_000,
+        })
+        t.after(() => cluster.destroy())
+        const err = await rejection(cluster.connect(), 'Cluster.connect with a wrong password', 15_000)
+        assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+      })
+    }
+  })
+}
+
+describe('TLS', () => {
+  const at = listener('KAFKA_SSL_BROKERS')
+  const why = missing('KAFKA_SSL_BROKERS', 'KAFKA_CA')
+  if (why !== null || at === null) {
+    unsupported('TLS verification', why ?? 'KAFKA_SSL_BROKERS is empty')
+    return
+  }
+
+  test('connects with the cluster CA and serves Metadata', async (t) => {
+    const conn = connection(t, at, { tls: { ca: ca()! } })
+    await conn.connect()
+    await assertMetadataWorks(conn, at)
+  })
+
+  test('a broker certificate from a CA we do not trust is refused with AuthenticationError', async (t) => {
+    const stranger = makePki('kafkawire conformance stranger CA')
+    const conn = connection(t, at, { tls: { ca: stranger.ca } })
+    const err = await rejection(conn.connect(), 'TLS with an untrusted CA')
+    assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+    assert.equal(err.retriable, false)
+    assert.match(err.message, /TLS handshake with .* failed: .*(certificate|verify)/i)
+  })
+
+  test("the broker's self-made chain is refused against Node's default root store", async (t) => {
+    const conn = connection(t, at, { tls: {} })
+    const err = await rejection(conn.connect(), 'TLS with the default roots')
+    assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+  })
+
+  test('a certificate that does not name the host is refused with AuthenticationError', async (t) => {
+    const conn = connection(t, at, { tls: { ca: ca()!, servername: 'wrong.example' } })
+    const err = await rejection(conn.connect(), 'TLS with a mismatching server name')
+    assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+    assert.match(err.message, /wrong\.example/)
+    assert.match(err.message, /altnames/)
+  })
+
+  test('a client whose CA does not match fails at once, not after retrying until its deadline', async (t) => {
+    const stranger = makePki('kafkawire conformance stranger CA')
+    const cluster = new Cluster({ brokers: [`${at.host}:${at.port}`], tls: { ca: stranger.ca }, defaultTimeoutMs: 60_000 })
+    t.after(() => cluster.destroy())
+    const err = await rejection(cluster.connect(), 'Cluster.connect with an untrusted CA', 15_000)
+    assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
+  })
+})
+
+describe('re-authentication (KIP-368)', () => {
+  // SCRAM on the plaintext SASL listener and PLAIN over SASL_SSL, side by side through the same lifetimes.
+  // (whichever of the two listeners the cluster has).
+  const plans = [
+    { variable: 'KAFKA_SASL_BROKERS' as const, mechanism: mechanisms().find((m) => m.startsWith('SCRAM')) ?? mechanisms()[0]!, tls: false },
+    { variable: 'KAFKA_SASL_SSL_BROKERS' as const, mechanism: mechanisms().includes('PLAIN') ? 'PLAIN' : mechanisms()[0]!, tls: true },
+  ].filter((p) => missing(p.variable, ...(p.tls ? ['KAFKA_CA'] : [])) === null)
+  const why = plans.length === 0 ? 'neither KAFKA_SASL_BROKERS nor KAFKA_SASL_SSL_BROKERS (with KAFKA_CA) is set' : missing('KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD')
+  if (why !== null || mechanisms().length === 0) {
+    unsupported('re-authentication on busy connections', why ?? 'no SASL mechanism configured (KAFKA_SASL_MECHANISM)')
+    return
+  }
+
+  test('busy SASL connections re-authenticate before their session expires, across two lifetimes, and no request fails', async (t) => {
+    // The lifetime the broker grants (connections.max.reauth.ms), read from a SaslAuthenticate answer.
+    const probeAt = listener(plans[0]!.variable)!
+    const probe = connection(t, probeAt, plans[0]!.tls ? { tls: { ca: ca()! } } : {})
+    await probe.connect()
+    const session = await authenticate(probe, credentials(plans[0]!.mechanism), 10_000)
+    probe.destroy()
+    const lifetime = session.sessionLifetimeMs
+    t.diagnostic(`session lifetime ${lifetime} ms`)
+    if (lifetime <= 0 || lifetime > 30_000) {
+      // Not a failure of the client: the broker asks for no re-authentication, or too rarely to wait for.
+      t.diagnostic(`unsupported: the broker's connections.max.reauth.ms is ${lifetime <= 0 ? 'unset' : `${lifetime} ms`}; needs 1-30 s`)
+      assert.ok(!env.KAFKAWIRE_MANAGED, 'managed clusters set connections.max.reauth.ms on their SASL listeners')
+      return
+    }
+
+    const runs = plans.map(async (plan) => {
+      const at = listener(plan.variable)!
+      const transitions: string[] = []
+      const conn = connection(t, at, {
+        sasl: credentials(plan.mechanism),
+        ...(plan.tls ? { tls: { ca: ca()! } } : {}),
+        requestTimeoutMs: 10_000,
+        log: (_level, message) => {
+          const m = /^connection (\w+) -> (\w+)$/.exec(message)
+          if (m) transitions.push(m[2]!)
+        },
+      })
+      await conn.connect()
+      const reauths = (): number => transitions.filter((s) => s === 'reauthenticating').length
+      let ok = 0
+      const failures: string[] = []
+      const started = Date.now()
+      // Four requests in flight at all times for more than two whole lifetimes (without re-authentication
+      // the broker would close the connection after one), and at least two re-authentications.
+      const worker = async (): Promise<void> => {
+        while (Date.now() - started < 3 * lifetime + 10_000) {
+          if (reauths() >= 2 && transitions.at(-1) === 'ready' && Date.now() - started > 2 * lifetime + 1000) return
+          try {
+            await assertMetadataWorks(conn, at)
+            ok++
+          } catch (err) {
+            failures.push(String(err))
+            if (conn.state === 'closed') return
+          }
+          await sleep(10)
+        }
+      }
+      await Promise.all([worker(), worker(), worker(), worker()])
+      return { plan, conn, ok, failures, reauths: reauths(), transitions, secs: (Date.now() - started) / 1000 }
+    })
+    const results = await Promise.all(runs)
+    for (const r of results) {
+      const what = `${r.plan.mechanism} on ${r.plan.variable}`
+      t.diagnostic(`${what}: ${r.ok} requests over ${r.secs.toFixed(1)} s, ${r.reauths} re-authentications`)
+      assert.deepEqual(r.failures, [], `${what}: no request fails`)
+      assert.ok(r.reauths >= 2, `${what}: ${r.reauths} re-authentications (transitions ${r.transitions.join(' ')})`)
+      assert.ok(r.ok > 50, `${what}: ${r.ok} requests`)
+      assert.equal(r.conn.state, 'ready', `${what}: the connection survived (${String(r.conn.closeError)})`)
+      assert.equal(r.conn.closeError, null)
+      assert.equal(
+        r.transitions.filter((s) => s === 'closed').length,
+        0,
+        `${what}: one connection throughout`,
+      )
+    }
+    const settled = await settlesWithin(5000, Promise.all(results.map((r) => r.conn.close())), 'closing')
+    assert.equal(settled.status, 'fulfilled')
+  })
+})
