@@ -8,7 +8,7 @@ import { BrokerError, throwIfError } from '../../src/protocol/errors.js'
 import { findCoordinator } from '../../src/protocol/messages/find-coordinator.js'
 import { heartbeat } from '../../src/protocol/messages/heartbeat.js'
 import { metadata } from '../../src/protocol/messages/metadata.js'
-import { rejection, settlesWithin, sleep } from '../support/client.js'
+import { eventually, rejection, settlesWithin, sleep } from '../support/client.js'
 import { MockBroker, reply, type MockRequest } from '../support/mock-broker.js'
 
 async function mockCluster(t: TestContext, n: number): Promise<MockBroker[]> {
@@ -126,6 +126,26 @@ describe('connections to brokers', () => {
     const conns = await Promise.all(Array.from({ length: 20 }, () => cluster.connectionTo(2)))
     assert.equal(new Set(conns).size, 1)
     assert.equal(brokers[1]!.connections.length, 1)
+  })
+
+  test('a connection that completes after its broker left the metadata is not leaked past close()', async (t) => {
+    const brokers = await mockCluster(t, 2)
+    const cluster = clusterOf(t, [brokers[0]!])
+    await cluster.connect()
+    await cluster.connectionTo(1) // the refresh below goes through it
+    // Broker 2 answers ApiVersions slowly; meanwhile the metadata stops listing it.
+    brokers[1]!.on(18, (req) => reply({ body: brokers[1]!.apiVersionsResponse(req) as object, delayMs: 300 }))
+    const connecting = cluster.connectionTo(2)
+    connecting.catch(() => undefined)
+    await eventually(() => brokers[1]!.connections.length === 1, 'the connection attempt')
+    for (const b of brokers) b.peers = [brokers[0]!]
+    await cluster.refreshMetadata()
+    assert.deepEqual(cluster.brokers.map((b) => b.nodeId), [1])
+    const err = await rejection(connecting, 'the connection to the departed broker', 3000)
+    assert.ok(err instanceof ConnectionError && err.retriable, String(err))
+    assert.match(err.message, /broker 2 left the cluster metadata while connecting/)
+    await cluster.close()
+    await settlesWithin(2000, brokers[1]!.connections[0]!.whenClosed(), 'the departed broker seeing its connection closed')
   })
 
   test('when every known broker is down the client re-bootstraps from the bootstrap list', async (t) => {

@@ -316,6 +316,20 @@ describe('cancellation', () => {
     assert.equal(broker.connections.length, 1)
   })
 
+  test('a request waiting for the connection to be set up can be aborted', async (t) => {
+    const silent = await silentServer(t)
+    const conn = connectionTo(t, silent, { connectTimeoutMs: 60_000 })
+    const connecting = conn.connect()
+    connecting.catch(() => undefined)
+    await eventually(() => conn.state === 'negotiating', 'negotiation starting')
+    const ac = new AbortController()
+    const waiting = conn.send(metadata, ask('x'), { signal: ac.signal })
+    ac.abort()
+    const err = await rejection(waiting, 'an aborted request', 500)
+    assert.ok(err instanceof AbortError)
+    assert.equal(conn.state, 'negotiating', 'the connection itself is not affected')
+  })
+
   test('the abort reason is kept when it is a kafkawire error', async (t) => {
     const broker = await mockBroker(t)
     broker.on(metadata, (req) => reply({ body: echoTopic(req), delayMs: 100 }))

@@ -253,6 +253,40 @@ describe('credentials stay secret', () => {
   })
 })
 
+describe('requests sent while connecting', () => {
+  test('wait for the SASL exchange to finish instead of reaching the broker unauthenticated', async (t) => {
+    const { broker, server } = await saslBroker(t)
+    const conn = connectionTo(t, broker, { sasl: { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' } })
+    const states: string[] = []
+    const connecting = conn.connect()
+    // One request per setup state the connection passes through.
+    const early: Array<Promise<unknown>> = []
+    while (conn.state !== 'ready' && conn.state !== 'closed') {
+      if (!states.includes(conn.state)) {
+        states.push(conn.state)
+        early.push(conn.send(metadata, { topics: [] }))
+      }
+      await new Promise((r) => setImmediate(r))
+    }
+    await connecting
+    assert.ok(states.includes('authenticating'), `states seen: ${states.join(', ')}`)
+    const results = await Promise.all(early)
+    assert.equal(results.length, states.length)
+    assert.deepEqual(server.violations, [])
+    assert.equal(conn.state, 'ready')
+  })
+
+  test('fail with the connect error when connecting fails', async (t) => {
+    const { broker } = await saslBroker(t)
+    const conn = connectionTo(t, broker, { sasl: { mechanism: 'PLAIN', username: 'alice', password: 'wrong' } })
+    const connecting = conn.connect()
+    const early = conn.send(metadata, { topics: [] })
+    const err = await rejection(early, 'a request sent while connecting')
+    assert.ok(err instanceof AuthenticationError)
+    assert.equal(await rejection(connecting, 'connect'), err)
+  })
+})
+
 describe('re-authentication (KIP-368)', () => {
   test('a session is re-authenticated before its lifetime runs out while requests keep flowing', async (t) => {
     const { broker, server } = await saslBroker(t, { sessionLifetimeMs: 1000 })

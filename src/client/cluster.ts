@@ -227,6 +227,12 @@ export class Cluster {
         conn.destroy()
         throw new ClosedError('the client is closed')
       }
+      if (slots.get(key) !== s) {
+        // The broker left (or moved in) the metadata while we connected and
+        // its slot was dropped: nothing would ever close this connection.
+        void conn.close()
+        throw new ConnectionError(`broker ${key.split('/')[0]} left the cluster metadata while connecting`, { broker: conn.address })
+      }
       return conn
     })().finally(() => {
       s.connecting = null

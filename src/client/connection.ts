@@ -340,7 +340,28 @@ export class Connection {
    * `expectResponse: false` it resolves once the request is written.
    */
   send<Req extends Fields, Res extends Fields>(api: ApiSchema<Req, Res>, body: Input<Infer<Req>>, options: RequestOptions = {}): Promise<Infer<Res>> {
-    if (!this.isUsable && this.#state !== 'negotiating' && this.#state !== 'authenticating') {
+    const connecting = this.#connecting
+    if (connecting !== null && !this.isUsable) {
+      // Requests made while the connection is set up wait for it: before
+      // ApiVersions no version can be picked, and during SASL the broker
+      // closes a connection that sends anything else.
+      const signal = options.signal
+      return new Promise<Infer<Res>>((resolve, reject) => {
+        const onAbort = (): void => reject(abortReason(signal!, { ...this.#ctx(), apiName: api.name }))
+        signal?.addEventListener('abort', onAbort, { once: true })
+        connecting.then(
+          () => {
+            signal?.removeEventListener('abort', onAbort)
+            this.send(api, body, options).then(resolve, reject)
+          },
+          (err: unknown) => {
+            signal?.removeEventListener('abort', onAbort)
+            reject(err)
+          },
+        )
+      })
+    }
+    if (!this.isUsable) {
       return Promise.reject(this.#closeError ?? new ClosedError(`connection to ${this.address} is ${this.#state}`, this.#ctx()))
     }
     let version: number
