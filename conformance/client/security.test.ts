@@ -8,6 +8,7 @@ import type { Connection } from '../../src/client/connection.js'
 import { AuthenticationError } from '../../src/client/errors.js'
 import { authenticate } from '../../src/client/sasl/index.js'
 import type { TlsOptions } from '../../src/client/connection.js'
+import { ProtocolError } from '../../src/protocol/errors.js'
 import { metadata } from '../../src/protocol/messages/metadata.js'
 import { makePki } from '../../spec/support/tls.js'
 import {
@@ -117,6 +118,14 @@ describe('TLS', () => {
     assert.ok(err instanceof AuthenticationError, `${err.name}: ${err.message}`)
     assert.match(err.message, /wrong\.example/)
     assert.match(err.message, /altnames/)
+  })
+
+  test('a plaintext client on the SSL listener fails at once with a hint, not with a retriable error', async (t) => {
+    const conn = connection(t, at)
+    const err = await rejection(conn.connect(), 'plaintext to the SSL listener')
+    assert.ok(err instanceof ProtocolError, `${err.name}: ${err.message}`)
+    assert.equal(err.retriable, false)
+    assert.match(err.message, /the broker answered with TLS: is this an SSL listener\?/)
   })
 
   test('a client whose CA does not match fails at once, not after retrying until its deadline', async (t) => {

@@ -194,6 +194,15 @@ describe('response size', () => {
     assert.equal(conn.state, 'closed')
   })
 
+  test('a TLS alert where a size prefix should be says the listener speaks TLS', async (t) => {
+    const broker = await mockBroker(t)
+    broker.on(18, () => reply({ raw: Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]) }))
+    const conn = connectionTo(t, broker)
+    const err = await rejection(conn.connect(), 'a plaintext connect to a TLS listener')
+    assert.ok(err instanceof ProtocolError)
+    assert.match(err.message, /the broker answered with TLS: is this an SSL listener\? \(set the tls option\)/)
+  })
+
   test('a negative size prefix is refused', async (t) => {
     const broker = await mockBroker(t)
     const raw = Buffer.alloc(8)

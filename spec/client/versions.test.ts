@@ -38,6 +38,24 @@ describe('ApiVersions negotiation (KIP-35, KIP-511)', () => {
     )
   })
 
+  test('the v0 UNSUPPORTED_VERSION body is read whatever API ranges it carries', async (t) => {
+    const broker = await mockBroker(t)
+    const range = fc.record({ apiKey: fc.integer({ min: 0, max: 32767 }), minVersion: fc.integer({ min: 0, max: 40 }), maxVersion: fc.integer({ min: 0, max: 40 }) })
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 3 }), fc.array(range, { maxLength: 80 }), async (max, others) => {
+        const apiKeys = [...others.filter((k) => k.apiKey !== 18), { apiKey: 18, minVersion: 0, maxVersion: max }]
+        broker.on(apiVersions, (req) =>
+          req.apiVersion > max ? reply({ version: 0, body: { errorCode: 35, apiKeys } }) : { errorCode: 0, apiKeys: broker.advertised() },
+        )
+        const conn = connectionTo(t, broker)
+        await conn.connect()
+        assert.equal(conn.versions.negotiatedWith, max)
+        conn.destroy()
+      }),
+      { numRuns: 40 },
+    )
+  })
+
   test('an UNSUPPORTED_VERSION answer that names no ApiVersions range falls back to v0', async (t) => {
     const broker = await mockBroker(t)
     broker.on(apiVersions, (req) =>

@@ -516,9 +516,13 @@ export class Connection {
           const size = this.#peekInt32()
           const max = this.#opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE
           if (size < 4 || size > max) {
+            // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a
+            // size should be: a plaintext client on an SSL listener.
+            const tlsRecord = (size >>> 24 === 0x15 || size >>> 24 === 0x16) && ((size >>> 16) & 0xff) === 0x03
             throw new ProtocolError(
               'PROTOCOL_INVALID_LENGTH',
-              size > max ? `response of ${size} bytes exceeds the ${max}-byte limit (maxResponseBytes)` : `invalid response size ${size}`,
+              (size > max ? `response of ${size} bytes exceeds the ${max}-byte limit (maxResponseBytes)` : `invalid response size ${size}`) +
+                (tlsRecord && !this.#opts.tls ? '; the broker answered with TLS: is this an SSL listener? (set the tls option)' : ''),
               this.#ctx(),
             )
           }
