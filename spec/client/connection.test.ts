@@ -285,7 +285,7 @@ describe('cancellation', () => {
     const connecting = conn.connect(ac.signal)
     await sleep(50)
     ac.abort()
-    const err = await rejection(connecting, 'an aborted connect', 1000)
+    const err = await rejection(connecting, 'an aborted connect', 2000)
     assert.ok(err instanceof AbortError, `${err.name}: ${err.message}`)
     assert.equal(conn.state, 'closed')
   })
@@ -307,18 +307,24 @@ describe('cancellation', () => {
 
   test('a signal aborted after sending rejects at once; the late response is dropped and the connection stays usable', async (t) => {
     const broker = await mockBroker(t)
-    broker.on(metadata, (req) => reply({ body: echoTopic(req), delayMs: topicOf(req.body) === 'slow' ? 200 : 0 }))
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    // The broker holds the first answer until the test lets it go, after the abort.
+    broker.on(metadata, async (req) => {
+      if (topicOf(req.body) === 'slow') await gate
+      return echoTopic(req)
+    })
     const conn = connectionTo(t, broker)
     await conn.connect()
     const ac = new AbortController()
     const slow = conn.send(metadata, ask('slow'), { signal: ac.signal })
     const behind = conn.send(metadata, ask('behind'))
-    await sleep(20)
+    await eventually(() => broker.requestsOf(metadata).length === 2, 'both requests reaching the broker')
     ac.abort()
-    const started = Date.now()
-    const err = await rejection(slow, 'the aborted request', 150)
+    const err = await rejection(slow, 'the aborted request')
     assert.ok(err instanceof AbortError)
-    assert.ok(Date.now() - started < 150)
+    assert.equal(conn.inFlightCount, 2, 'its response is still awaited, to be dropped')
+    release()
     assert.equal(topicOf(await behind), 'behind')
     assert.equal(conn.state, 'ready')
     assert.equal(topicOf(await conn.send(metadata, ask('afterwards'))), 'afterwards')
@@ -334,7 +340,7 @@ describe('cancellation', () => {
     const ac = new AbortController()
     const waiting = conn.send(metadata, ask('x'), { signal: ac.signal })
     ac.abort()
-    const err = await rejection(waiting, 'an aborted request', 500)
+    const err = await rejection(waiting, 'an aborted request', 2000)
     assert.ok(err instanceof AbortError)
     assert.equal(conn.state, 'negotiating', 'the connection itself is not affected')
   })
@@ -404,7 +410,7 @@ describe('closing', () => {
     const sent = ['a', 'b'].map((n) => conn.send(metadata, ask(n)))
     conn.destroy()
     for (const p of sent) {
-      const err = await rejection(p, 'a request on a destroyed connection', 500)
+      const err = await rejection(p, 'a request on a destroyed connection', 2000)
       assert.ok(err instanceof ClosedError)
       assert.match(err.message, /destroyed/)
     }
