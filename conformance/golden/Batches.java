@@ -10,7 +10,7 @@
 // Ops (called from Golden.handle):
 //   {"op":"buildBatch", "compression":"none|gzip|snappy|lz4|zstd", "baseOffset":n,
 //    "timestampType":"CreateTime|LogAppendTime", "logAppendTime":n, "producerId":n, "producerEpoch":n,
-//    "baseSequence":n, "transactional":b, "partitionLeaderEpoch":n,
+//    "baseSequence":n, "transactional":b, "partitionLeaderEpoch":n, "deleteHorizonMs":n,
 //    "records":[{"offset":n, "timestamp":n, "key":b64|null, "value":b64|null,
 //                "headers":[{"key":s, "value":b64|null}]}]}                     -> {"hex":...}
 //   {"op":"endTxnMarker", "baseOffset":n, "timestamp":n, "partitionLeaderEpoch":n, "producerId":n,
@@ -34,6 +34,7 @@ import org.apache.kafka.common.record.internal.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.utils.ByteBufferOutputStream;
 
 import java.nio.ByteBuffer;
 import java.util.Base64;
@@ -74,7 +75,7 @@ final class Batches {
         Compression compression = Compression.of(req.get("compression").asText()).build();
         TimestampType tsType = TimestampType.forName(req.get("timestampType").asText());
         MemoryRecordsBuilder b = new MemoryRecordsBuilder(
-            ByteBuffer.allocate(256), // grows as needed
+            new ByteBufferOutputStream(256), // grows as needed
             RecordBatch.MAGIC_VALUE_V2,
             compression,
             tsType,
@@ -86,7 +87,10 @@ final class Batches {
             req.get("transactional").asBoolean(),
             false, // control batches come from endTxnMarker, through the reference's own factory
             req.get("partitionLeaderEpoch").asInt(),
-            Integer.MAX_VALUE);
+            Integer.MAX_VALUE,
+            // KIP-534: the log cleaner's delete horizon, stored as the base timestamp
+            // with attribute bit 6 set; -1 (NO_TIMESTAMP) for an ordinary batch.
+            req.get("deleteHorizonMs").asLong());
         for (JsonNode r : req.get("records")) {
             JsonNode hs = r.get("headers");
             Header[] headers = new Header[hs.size()];
@@ -129,6 +133,8 @@ final class Batches {
             o.put("control", batch.isControlBatch());
             if (batch instanceof DefaultRecordBatch) o.put("baseTimestamp", ((DefaultRecordBatch) batch).baseTimestamp());
             o.put("maxTimestamp", batch.maxTimestamp());
+            if (batch.deleteHorizonMs().isPresent()) o.put("deleteHorizonMs", batch.deleteHorizonMs().getAsLong());
+            else o.putNull("deleteHorizonMs");
             o.put("producerId", batch.producerId());
             o.put("producerEpoch", batch.producerEpoch());
             o.put("baseSequence", batch.baseSequence());

@@ -9,6 +9,7 @@
  *
  * Per Kafka version the run ends with
  *   golden[<v>]: <pairs> api-versions, <cases> cases, <n> mismatches
+ *   golden[<v>] batches: <cases> cases, <n> mismatches
  *   not in <v>: <what our codec knows that the reference lacks>
  *   not in kafkawire: <what the reference knows that we lack, among our APIs>
  *
@@ -23,6 +24,7 @@
 import { parseArgs } from 'node:util'
 import { apiSchemas, consumerProtocolAssignment, consumerProtocolSubscription, requestHeader, responseHeader } from '../../src/protocol/messages/index.js'
 import type { MessageSchema } from '../../src/protocol/schema.js'
+import { checkBatches } from './batches.js'
 import { checkPair, type Pair, type PairOptions } from './messages.js'
 import { Reference } from './reference.js'
 import { printMismatches, Tally } from './report.js'
@@ -102,6 +104,7 @@ async function runVersion(version: string, seed: number): Promise<boolean> {
   const started = Date.now()
   const ref = Reference.start(version, log)
   const messages = new Tally()
+  const batches = new Tally()
   let pairs: Pair[]
   let refLacks: string[]
   let weLack: string[]
@@ -118,18 +121,21 @@ async function runVersion(version: string, seed: number): Promise<boolean> {
     }
     await Promise.all(inflight)
     tMessages = Date.now()
+    await checkBatches(ref, seed, batches)
     log(
       `golden[${version}]: seed ${seed}; reference ready in ${((tReady - started) / 1000).toFixed(1)} s, ` +
-        `messages ${((tMessages - tReady) / 1000).toFixed(1)} s`,
+        `messages ${((tMessages - tReady) / 1000).toFixed(1)} s, batches ${((Date.now() - tMessages) / 1000).toFixed(1)} s`,
     )
   } finally {
     await ref.close()
   }
   printMismatches(`golden[${version}]`, messages.mismatches, Number(args.show))
+  printMismatches(`golden[${version}] batches`, batches.mismatches, Number(args.show))
   log(`golden[${version}]: ${pairs.length} api-versions, ${messages.cases} cases, ${messages.mismatches.length} mismatches`)
+  log(`golden[${version}] batches: ${batches.cases} cases, ${batches.mismatches.length} mismatches`)
   log(`not in ${version}: ${refLacks.length ? refLacks.join(', ') : 'none'}`)
   log(`not in kafkawire (known to ${version}, among our APIs): ${weLack.length ? weLack.join(', ') : 'none'}`)
-  return messages.mismatches.length === 0
+  return messages.mismatches.length === 0 && batches.mismatches.length === 0
 }
 
 const seed = args.seed !== undefined ? Number(args.seed) : Date.now() % 2 ** 31
