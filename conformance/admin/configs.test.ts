@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ResourceConfigs } from '../../src/client/admin/index.js'
 import { BrokerError } from '../../src/protocol/errors.js'
-import { codeOf, createTopics, deleteTopicsQuietly, newAdmin, noBrokers, uniqueName } from './support.js'
+import { codeOf, createTopics, deleteTopicsQuietly, eventually, newAdmin, noBrokers, uniqueName } from './support.js'
 
 function config(r: ResourceConfigs | undefined, name: string) {
   assert.ok(r !== undefined && r.error === null, r?.error?.message ?? 'no result')
@@ -33,7 +33,12 @@ describe('admin configs', { skip: noBrokers }, () => {
   test('describeConfigs returns the value set by incrementalAlterConfigs, as a dynamic topic config', async () => {
     const res = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'retention.ms', op: 'set', value: '7200000' }, { name: 'max.message.bytes', op: 'set', value: '65536' }] }])
     assert.deepEqual(res.map(codeOf), ['none'])
-    const [d] = await admin.describeConfigs([{ type: 'topic', name: topic }])
+    // KRaft: the broker applies the committed change a moment after the controller answered.
+    const [d] = await eventually(async () => {
+      const r = await admin.describeConfigs([{ type: 'topic', name: topic }])
+      assert.equal(config(r[0], 'max.message.bytes')?.value, '65536')
+      return r
+    })
     const retention = config(d, 'retention.ms')
     assert.equal(retention?.value, '7200000')
     assert.equal(retention?.source, 'dynamic-topic')
@@ -46,15 +51,18 @@ describe('admin configs', { skip: noBrokers }, () => {
   test('append and subtract edit list configs; delete restores the default', async () => {
     const set = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'append', value: 'compact' }] }])
     assert.deepEqual(set.map(codeOf), ['none'])
-    let [d] = await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy'] }])
-    assert.deepEqual(config(d, 'cleanup.policy')?.value?.split(',').sort(), ['compact', 'delete'])
-    await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'subtract', value: 'delete' }] }])
-    ;[d] = await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy'] }])
-    assert.equal(config(d, 'cleanup.policy')?.value, 'compact')
-    await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'delete' }, { name: 'retention.ms', op: 'delete' }] }])
-    ;[d] = await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy', 'retention.ms'] }])
-    assert.equal(d!.error, null)
-    if (d!.error === null) assert.deepEqual(d!.configs.map((c) => [c.name, c.source]).sort(), [['cleanup.policy', 'default'], ['retention.ms', 'default']])
+    const policy = async () => config((await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy'] }]))[0], 'cleanup.policy')?.value?.split(',').sort()
+    await eventually(async () => assert.deepEqual(await policy(), ['compact', 'delete']))
+    const sub = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'subtract', value: 'delete' }] }])
+    assert.deepEqual(sub.map(codeOf), ['none'])
+    await eventually(async () => assert.deepEqual(await policy(), ['compact']))
+    const del = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'delete' }, { name: 'retention.ms', op: 'delete' }] }])
+    assert.deepEqual(del.map(codeOf), ['none'])
+    await eventually(async () => {
+      const [d] = await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy', 'retention.ms'] }])
+      assert.equal(d!.error, null)
+      if (d!.error === null) assert.deepEqual(d!.configs.map((c) => [c.name, c.source]).sort(), [['cleanup.policy', 'default'], ['retention.ms', 'default']])
+    })
   })
 
   test('validateOnly checks without changing; a bad value fails on its resource only', async () => {

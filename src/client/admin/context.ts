@@ -366,6 +366,22 @@ export class AdminContext {
     return out
   }
 
+  /**
+   * perNode for requests to coordinators: when a coordinator cannot be
+   * reached (the connection failed or timed out), its keys' coordinators
+   * are looked up again in the next round.
+   */
+  perCoordinator<V>(type: CoordinatorType, byNode: Map<number, string[]>, fn: (node: number, keys: string[]) => Promise<Map<string, Step<V>>>): Promise<Map<string, Step<V>>> {
+    return this.perNode(byNode, (k) => k, async (node, keys) => {
+      try {
+        return await fn(node, keys)
+      } catch (err) {
+        if (!(err instanceof BrokerError)) for (const k of keys) this.cluster.invalidateCoordinator(type, k)
+        throw err
+      }
+    })
+  }
+
   close(): Promise<void> {
     return this.cluster.close()
   }

@@ -16,7 +16,7 @@ import { offsetFetch } from '../../protocol/messages/offset-fetch.js'
 import { Reader } from '../../protocol/reader.js'
 import type { MessageSchema } from '../../protocol/schema.js'
 import { isCoordinatorError } from '../cluster.js'
-import { ConnectionError } from '../errors.js'
+import { isRetriable } from '../backoff.js'
 import { brokerStep, byTopicPartition, groupBy, tpKey, type AdminContext, type Op, type Step } from './context.js'
 import { listOffsets, type OffsetSpec } from './offsets.js'
 import { authorizedOperations, type AclOperation, type BrokerFailure, type Outcome, type TopicPartition } from './types.js'
@@ -43,7 +43,8 @@ function withCoordinator<T>(ctx: AdminContext, op: Op, groupId: string, fn: (nod
     try {
       return await fn(node)
     } catch (err) {
-      if ((isCoordinatorError(err) && (err as BrokerError).errorCode !== 14) || err instanceof ConnectionError) ctx.cluster.invalidateCoordinator('group', groupId)
+      // Moved, unavailable, or unreachable (connection failed or timed out): look it up again. Loading: same coordinator, later.
+      if ((isCoordinatorError(err) && (err as BrokerError).errorCode !== 14) || (!(err instanceof BrokerError) && isRetriable(err))) ctx.cluster.invalidateCoordinator('group', groupId)
       throw err
     }
   })
@@ -213,7 +214,7 @@ export async function describeGroups(ctx: AdminContext, op: Op, groupIds: string
   const classicOnly = new Set<string>()
   const settled = await ctx.settle<ClassicGroupDescription | ConsumerGroupDescription>(groupIds, op, async (pending) => {
     const { byNode, steps } = await ctx.coordinators<ClassicGroupDescription | ConsumerGroupDescription>('group', pending, op)
-    const answered = await ctx.perNode(byNode, (k) => k, async (node, ids) => {
+    const answered = await ctx.perCoordinator('group', byNode, async (node, ids) => {
       const out = new Map<string, Step<ClassicGroupDescription | ConsumerGroupDescription>>()
       const consumerApi = await ctx.supports(node, consumerGroupDescribe.apiKey, op)
       const viaConsumer = consumerApi ? ids.filter((id) => !classicOnly.has(id)) : []
@@ -291,7 +292,7 @@ export type DeletedGroup = Outcome<{ groupId: string }, object>
 export async function deleteGroups(ctx: AdminContext, op: Op, groupIds: string[]): Promise<DeletedGroup[]> {
   const settled = await ctx.settle<object>(groupIds, op, async (pending) => {
     const { byNode, steps } = await ctx.coordinators<object>('group', pending, op)
-    const answered = await ctx.perNode(byNode, (k) => k, async (node, ids) => {
+    const answered = await ctx.perCoordinator('group', byNode, async (node, ids) => {
       const { res } = await ctx.send(node, deleteGroupsApi, () => ({ groupsNames: ids }), op)
       const out = new Map<string, Step<object>>()
       for (const r of res.results) {

@@ -50,6 +50,7 @@ export type CreatedTopic = Outcome<{ name: string }, CreatedTopicData>
 
 export async function createTopics(ctx: AdminContext, op: Op, topics: NewTopic[], validateOnly: boolean): Promise<CreatedTopic[]> {
   const byName = new Map(topics.map((t) => [t.name, t]))
+  if (byName.size !== topics.length) throw new TypeError('each topic may appear only once in createTopics')
   const settled = await ctx.settle<CreatedTopicData>([...byName.keys()], op, async (pending, attempt) => {
     const node = await ctx.controller(op, attempt > 0)
     const { res, version } = await ctx.send(
@@ -319,6 +320,7 @@ export type CreatedPartitions = Outcome<{ topic: string }, object>
 
 export async function createPartitions(ctx: AdminContext, op: Op, requests: NewPartitions[], validateOnly: boolean): Promise<CreatedPartitions[]> {
   const byTopic = new Map(requests.map((r) => [r.topic, r]))
+  if (byTopic.size !== requests.length) throw new TypeError('each topic may appear only once in createPartitions')
   const settled = await ctx.settle<object>([...byTopic.keys()], op, async (pending, attempt) => {
     const node = await ctx.controller(op, attempt > 0)
     const { res } = await ctx.send(

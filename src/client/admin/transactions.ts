@@ -87,7 +87,7 @@ export type TransactionDescription = Outcome<{ transactionalId: string }, Transa
 export async function describeTransactions(ctx: AdminContext, op: Op, transactionalIds: string[]): Promise<TransactionDescription[]> {
   const settled = await ctx.settle<TransactionDescriptionData>(transactionalIds, op, async (pending) => {
     const { byNode, steps } = await ctx.coordinators<TransactionDescriptionData>('transaction', pending, op)
-    const answered = await ctx.perNode(byNode, (k) => k, async (node, ids) => {
+    const answered = await ctx.perCoordinator('transaction', byNode, async (node, ids) => {
       const { res } = await ctx.send(node, describeTransactionsApi, () => ({ transactionalIds: ids }), op)
       const out = new Map<string, Step<TransactionDescriptionData>>()
       for (const t of res.transactionStates) {
