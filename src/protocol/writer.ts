@@ -143,6 +143,12 @@ export class Writer {
       if (!Number.isSafeInteger(v)) {
         throw new ProtocolError('PROTOCOL_INVALID_VALUE', `varlong value ${v} is not a safe integer`)
       }
+      // Beyond 2^52 the zig-zag value 2|v| - 1 of a negative v is odd and
+      // above 2^53, so it cannot be computed in doubles: use the exact path.
+      if (v < -0x10000000000000) {
+        this.varlong(BigInt(v))
+        return
+      }
       let z = v >= 0 ? v * 2 : -v * 2 - 1
       this.ensure(10)
       const b = this.buf

@@ -74,9 +74,11 @@ function posVarintSize(v: number): number {
   return uvarintSize(v * 2)
 }
 
+/** Below this, the zig-zag value of a negative number is odd and above 2^53: not exact in doubles. */
+const EXACT_ZIGZAG_MIN = -(2 ** 52)
+
 function varlongSize(v: number): number {
-  // Zig-zag as a double: exact for |v| < 2^52, which timestamp deltas are.
-  let z = v >= 0 ? v * 2 : -v * 2 - 1
+  let z = v >= 0 ? v * 2 : v >= EXACT_ZIGZAG_MIN ? -v * 2 - 1 : 2 ** 54 // same byte count as the exact value
   let n = 1
   while (z >= 0x80) {
     z = Math.floor(z / 128)
@@ -94,7 +96,19 @@ function writeUvarint(b: Buffer, o: number, v: number): number {
   return o
 }
 
+/** Zig-zag varlong of a safe integer. */
 function writeVarlong(b: Buffer, o: number, v: number): number {
+  if (v < EXACT_ZIGZAG_MIN) {
+    const big = BigInt(v)
+    let z = (big << 1n) ^ (big >> 63n)
+    z = BigInt.asUintN(64, z)
+    while (z >= 0x80n) {
+      b[o++] = Number(z & 0x7fn) | 0x80
+      z >>= 7n
+    }
+    b[o++] = Number(z)
+    return o
+  }
   let z = v >= 0 ? v * 2 : -v * 2 - 1
   while (z >= 0x80) {
     b[o++] = (z % 128) | 0x80
@@ -184,7 +198,10 @@ function measureRecords(records: readonly RecordInput[], baseTimestamp: number):
       throw invalid(`record ${i}: offsetDelta ${String(od)} must be an int32 greater than the previous record's`)
     }
     prevDelta = od
-    let size = 1 + varlongSize(ts - baseTimestamp) + posVarintSize(od)
+    const tsDelta = ts - baseTimestamp
+    // Exact whenever the true difference is a safe integer (both operands are).
+    if (!Number.isSafeInteger(tsDelta)) throw invalid(`record ${i}: timestamp ${ts} is too far from baseTimestamp ${baseTimestamp}`)
+    let size = 1 + varlongSize(tsDelta) + posVarintSize(od)
     const key = r.key
     if (key == null) size += 1
     else {
