@@ -1,5 +1,6 @@
-// Record batches (magic v2) for kafkawire's golden-vector run, built and read
-// with the reference's own MemoryRecordsBuilder / MemoryRecords classes.
+// Record batches for kafkawire's golden-vector run (magic v2, and legacy v0/v1
+// message sets for the decoder), built and read with the reference's own
+// MemoryRecordsBuilder / MemoryRecords classes.
 //
 // Kafka 4.3 moved these classes to org.apache.kafka.common.record.internal
 // (TimestampType stayed where it was). This file is written against 4.3; for
@@ -8,8 +9,8 @@
 // the constructors and factory methods used below exist unchanged in both.
 //
 // Ops (called from Golden.handle):
-//   {"op":"buildBatch", "compression":"none|gzip|snappy|lz4|zstd", "baseOffset":n,
-//    "timestampType":"CreateTime|LogAppendTime", "logAppendTime":n, "producerId":n, "producerEpoch":n,
+//   {"op":"buildBatch", "magic":2|1|0, "compression":"none|gzip|snappy|lz4|zstd", "baseOffset":n,
+//    "timestampType":"CreateTime|LogAppendTime|NoTimestampType", "logAppendTime":n, "producerId":n, "producerEpoch":n,
 //    "baseSequence":n, "transactional":b, "partitionLeaderEpoch":n, "deleteHorizonMs":n,
 //    "records":[{"offset":n, "timestamp":n, "key":b64|null, "value":b64|null,
 //                "headers":[{"key":s, "value":b64|null}]}]}                     -> {"hex":...}
@@ -33,7 +34,6 @@ import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.Record;
-import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.ByteBufferOutputStream;
 
 import java.nio.ByteBuffer;
@@ -76,7 +76,7 @@ final class Batches {
         TimestampType tsType = TimestampType.forName(req.get("timestampType").asText());
         MemoryRecordsBuilder b = new MemoryRecordsBuilder(
             new ByteBufferOutputStream(256), // grows as needed
-            RecordBatch.MAGIC_VALUE_V2,
+            (byte) req.get("magic").asInt(), // 2, or 0/1 for a legacy message set
             compression,
             tsType,
             req.get("baseOffset").asLong(),

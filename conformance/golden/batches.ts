@@ -1,5 +1,5 @@
 /**
- * Record-batch golden vectors (magic v2) against the reference's
+ * Record-batch golden vectors against the reference's
  * MemoryRecordsBuilder / MemoryRecords.
  *
  * Batch specs cover every codec × every attribute combination a producer or
@@ -16,9 +16,11 @@
  *     library), and as our decoder reads it; uncompressed batches must be
  *     byte-identical to the reference's.
  * End-transaction markers (commit and abort) go through the same two cases,
- * and so do all batches concatenated into one records buffer. A compacted
- * batch per codec (KIP-534 delete horizon, which only the log cleaner writes
- * and our encoder does not) is reference-built only.
+ * and so do all batches concatenated into one records buffer. Reference-built
+ * only, as our encoder does not write them: a compacted batch per codec
+ * (KIP-534 delete horizon, written by the log cleaner) and legacy magic 0/1
+ * message sets (uncompressed and compressed wrappers), which our decoder reads
+ * for old topics.
  */
 import fc from 'fast-check'
 import { CompressionCodec, codecName, type CompressionCodecName } from '../../src/protocol/compression/index.js'
@@ -37,6 +39,7 @@ const CODEC_IDS: Record<CompressionCodecName, CompressionCodec> = {
   zstd: CompressionCodec.Zstd,
 }
 const PRODUCERS = ['none', 'idempotent', 'transactional'] as const
+/** The timestamp types of v2 batches. */
 const TIMESTAMP_TYPES = ['CreateTime', 'LogAppendTime'] as const
 interface RecordSpec {
   offsetDelta: number
@@ -55,11 +58,15 @@ interface BatchSpec {
   producerEpoch: number
   baseSequence: number
   transactional: boolean
-  timestampType: 'CreateTime' | 'LogAppendTime'
+  timestampType: 'CreateTime' | 'LogAppendTime' | 'NoTimestampType'
   /** The broker's append time for LogAppendTime batches; -1 otherwise. */
   logAppendTime: number
-  /** KIP-534 delete horizon (log cleaner only); -1 for none. Such specs are reference-built only. */
+  /** KIP-534 delete horizon (log cleaner only); -1 for none. */
   deleteHorizonMs: number
+  /** 2, or a legacy message set (0/1: no headers, no producer fields; magic 0 has no timestamps). */
+  magic: 0 | 1 | 2
+  /** Our encoder does not write this kind of batch (legacy, delete horizon): no ours-built case. */
+  referenceOnly: boolean
   records: RecordSpec[]
 }
 
@@ -115,33 +122,52 @@ function specs(seed: number): { batches: BatchSpec[]; markers: MarkerSpec[] } {
     baseOffset: fc.bigInt({ min: 0n, max: 2n ** 48n }),
   })
   const batches: BatchSpec[] = []
-  const add = (codec: CompressionCodecName, label: string, producerKind: (typeof PRODUCERS)[number], timestampType: (typeof TIMESTAMP_TYPES)[number], n: number, deleteHorizonMs = -1): void => {
+  interface Kind {
+    producer: (typeof PRODUCERS)[number]
+    timestampType: 'CreateTime' | 'LogAppendTime' | 'NoTimestampType'
+    records: number
+    deleteHorizonMs?: number
+    magic?: 0 | 1 | 2
+  }
+  const add = (codec: CompressionCodecName, label: string, k: Kind): void => {
     const s = pairSeed(seed, `${codec} ${label}`)
     const p = fc.sample(producer, { numRuns: 1, seed: s })[0]!
-    const withProducer = producerKind !== 'none'
-    const logAppendTime = timestampType === 'LogAppendTime'
+    const withProducer = k.producer !== 'none'
+    const logAppendTime = k.timestampType === 'LogAppendTime'
+    const magic = k.magic ?? 2
+    let recs = records(s, k.records)
+    // Legacy messages have no headers, and magic 0 none of timestamps either.
+    if (magic < 2) recs = recs.map((r) => ({ ...r, headers: [], timestamp: magic === 0 ? -1 : r.timestamp }))
     batches.push({
       label: `${codec} ${label}`,
       codec,
       // Producers send base offset 0 and leader epoch -1; the broker (LogAppendTime) assigns both.
-      baseOffset: withProducer || logAppendTime ? p.baseOffset : 0n,
+      baseOffset: withProducer || logAppendTime || magic < 2 ? p.baseOffset : 0n,
       partitionLeaderEpoch: withProducer || logAppendTime ? p.partitionLeaderEpoch : -1,
       producerId: withProducer ? p.producerId : -1n,
       producerEpoch: withProducer ? p.producerEpoch : -1,
       baseSequence: withProducer ? p.baseSequence : -1,
-      transactional: producerKind === 'transactional',
-      timestampType,
+      transactional: k.producer === 'transactional',
+      timestampType: k.timestampType,
       logAppendTime: logAppendTime ? BASE_TS + 7_200_000 : -1,
-      deleteHorizonMs,
-      records: records(s, n),
+      deleteHorizonMs: k.deleteHorizonMs ?? -1,
+      magic,
+      referenceOnly: magic < 2 || k.deleteHorizonMs !== undefined,
+      records: recs,
     })
   }
   for (const codec of CODECS) {
     for (const producerKind of PRODUCERS) {
-      for (const ts of TIMESTAMP_TYPES) add(codec, `${producerKind} ${ts}`, producerKind, ts, 8)
+      for (const ts of TIMESTAMP_TYPES) add(codec, `${producerKind} ${ts}`, { producer: producerKind, timestampType: ts, records: 8 })
     }
-    add(codec, 'large idempotent CreateTime', 'idempotent', 'CreateTime', 300)
-    add(codec, 'compacted with delete horizon', 'none', 'CreateTime', 8, BASE_TS + 86_400_000)
+    add(codec, 'large idempotent CreateTime', { producer: 'idempotent', timestampType: 'CreateTime', records: 300 })
+    add(codec, 'compacted with delete horizon', { producer: 'none', timestampType: 'CreateTime', records: 8, deleteHorizonMs: BASE_TS + 86_400_000 })
+    // Legacy message sets, which old topics on 3.x brokers still hold (zstd needs magic 2).
+    if (codec !== 'zstd') {
+      add(codec, 'legacy magic 0', { producer: 'none', timestampType: 'NoTimestampType', records: 6, magic: 0 })
+      add(codec, 'legacy magic 1 CreateTime', { producer: 'none', timestampType: 'CreateTime', records: 6, magic: 1 })
+      add(codec, 'legacy magic 1 LogAppendTime', { producer: 'none', timestampType: 'LogAppendTime', records: 6, magic: 1 })
+    }
   }
   const markers = (['COMMIT', 'ABORT'] as const).map((type): MarkerSpec => {
     const s = pairSeed(seed, `marker ${type}`)
@@ -174,7 +200,7 @@ interface BatchView {
   timestampType: string
   transactional: boolean
   control: boolean
-  baseTimestamp: number
+  baseTimestamp: number | undefined
   maxTimestamp: number
   deleteHorizonMs: number | null
   producerId: bigint
@@ -193,7 +219,8 @@ function javaViews(r: Record<string, Json>): BatchView[] {
   if (r.trailing !== 0n) throw new Error(`the reference left ${r.trailing} byte(s) after the last complete batch`)
   return (r.batches as Array<Record<string, Json>>).map((b) => {
     const recs = b.records as Array<Record<string, Json>>
-    if (Number(b.count) !== recs.length) throw new Error(`the reference read ${recs.length} records of a batch declaring ${b.count}`)
+    // Legacy batches declare no count (countOrNull() is null).
+    if (b.count !== null && Number(b.count) !== recs.length) throw new Error(`the reference read ${recs.length} records of a batch declaring ${b.count}`)
     const control = b.control === true
     return {
       baseOffset: b.baseOffset as bigint,
@@ -206,7 +233,7 @@ function javaViews(r: Record<string, Json>): BatchView[] {
       timestampType: b.timestampType as string,
       transactional: b.transactional === true,
       control,
-      baseTimestamp: Number(b.baseTimestamp),
+      baseTimestamp: b.baseTimestamp === undefined ? undefined : Number(b.baseTimestamp),
       maxTimestamp: Number(b.maxTimestamp),
       deleteHorizonMs: b.deleteHorizonMs === null ? null : Number(b.deleteHorizonMs),
       producerId: b.producerId as bigint,
@@ -240,7 +267,8 @@ function ourViews(batches: RecordBatch[]): BatchView[] {
     timestampType: b.timestampType,
     transactional: b.isTransactional,
     control: b.isControl,
-    baseTimestamp: b.baseTimestamp,
+    // Legacy messages have no base timestamp; the reference has no accessor for it.
+    baseTimestamp: b.magic < 2 ? undefined : b.baseTimestamp,
     maxTimestamp: b.maxTimestamp,
     deleteHorizonMs: b.deleteHorizonMs,
     producerId: b.producerId,
@@ -264,6 +292,7 @@ function withoutCompressedBytes(views: BatchView[]): BatchView[] {
 function javaBuildOp(s: BatchSpec): JsonInput {
   return {
     op: 'buildBatch',
+    magic: BigInt(s.magic),
     compression: s.codec,
     baseOffset: s.baseOffset,
     timestampType: s.timestampType,
@@ -302,7 +331,7 @@ function ourBuild(s: BatchSpec): Promise<Buffer> {
     baseOffset: s.baseOffset,
     partitionLeaderEpoch: s.partitionLeaderEpoch,
     compression: CODEC_IDS[s.codec],
-    timestampType: s.timestampType,
+    timestampType: s.timestampType === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
     isTransactional: s.transactional,
     producerId: s.producerId,
     producerEpoch: s.producerEpoch,
@@ -357,7 +386,7 @@ export async function checkBatches(ref: Reference, seed: number, tally: Tally): 
   for (let i = 0; i < labels.length; i++) {
     let ours: Buffer | null = null
     let reference: Buffer | null = null
-    const referenceOnly = i < batches.length && batches[i]!.deleteHorizonMs !== -1
+    const referenceOnly = i < batches.length && batches[i]!.referenceOnly
     try {
       if (!referenceOnly) ours = i < batches.length ? await ourBuild(batches[i]!) : ourMarker(markers[i - batches.length]!)
     } catch (e) {
