@@ -43,6 +43,12 @@ export interface Target {
   encodeMayRefuse?(err: unknown, value: unknown): boolean
   /** Valid encodings to start mutating from. */
   seeds(rng: Rng): FuzzInput[] | Promise<FuzzInput[]>
+  /**
+   * A structure-aware mutation for layers byte mutations cannot reach: it
+   * mutates the data inside a compressed payload with `mutateBytes` and
+   * compresses it again. Null when the input has no such layer.
+   */
+  mutateInner?(data: Buffer, rng: Rng, mutateBytes: (inner: Buffer) => Buffer): Promise<Buffer | null>
   /** Fixes checksums after a mutation so mutants reach the code behind the integrity checks. */
   repair?(data: Buffer, version: number): Buffer
   /** Bytes `decode` may legitimately allocate beyond the usual proportion (decompression output). */
@@ -163,6 +169,16 @@ export function whereThrown(err: unknown): string {
   return 'unknown location'
 }
 
+/** The "at ..." lines of an error's stack, paths relative to the repository. */
+function stackFrames(err: unknown): string {
+  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : ''
+  return stack
+    .split('\n')
+    .filter((l) => l.trimStart().startsWith('at '))
+    .map((l) => l.replaceAll('file://', '').replaceAll(ROOT, ''))
+    .join('\n')
+}
+
 function errorName(err: unknown): string {
   if (err instanceof Error) return err.constructor?.name ?? err.name
   return `thrown ${typeof err}`
@@ -189,7 +205,7 @@ function crash(kind: FailureKind, err: unknown, prefix = ''): Verdict {
     failure: {
       kind,
       signature: `${kind}: ${name}${code}: ${shape(errorMessage(err))} @ ${whereThrown(err)}`,
-      message: `${prefix}${name}${code}: ${errorMessage(err)}\n${err instanceof Error ? err.stack ?? '' : ''}`,
+      message: `${prefix}${name}${code}: ${errorMessage(err)}\n${stackFrames(err)}`,
     },
   }
 }

@@ -254,6 +254,9 @@ async function reproduceAndSave(report: TargetReport, f: Found, checker: Checker
   const originalLength = f.data.length
   const small = await minimise(f.data, fails, { maxTests: 20000, deadline: performance.now() + (f.kind === 'hang' ? 90_000 : 30_000) })
   f.data = small
+  // Describe the failure as the minimised input shows it.
+  const final = await checker.check(f.target, f.version, small)
+  if (final.status === 'failure') f.message = final.failure.message
   if (args['dry-run']) return
   const file = saveCorpusEntry(
     { version: f.version, data: small },
@@ -262,7 +265,7 @@ async function reproduceAndSave(report: TargetReport, f: Found, checker: Checker
       version: f.version,
       kind: f.kind,
       signature: f.signature,
-      error: f.message.split('\n').slice(0, 6).join('\n'),
+      error: f.message.split('\n').slice(0, 8).join('\n'),
       originalLength,
       campaignSeed,
     },

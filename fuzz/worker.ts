@@ -21,6 +21,8 @@ const POOL_LIMIT = 4096
 const VERSION_SWAP = 0.03
 /** Chance that a target's repair hook (checksum fix-up) is applied to a mutant. */
 const REPAIR = 0.85
+/** Chance that a target's structure-aware mutation is tried instead of a byte-level one. */
+const INNER = 0.15
 
 const port = parentPort!
 installAllocationMeter()
@@ -108,7 +110,9 @@ async function fuzz(job: FuzzJob): Promise<void> {
     parent = rng.pick(pool)
     let version = parent.version
     if (t.versions.length > 1 && rng.chance(VERSION_SWAP)) version = rng.pick(t.versions)
-    let data = mutate(parent.data, ctx)
+    let data: Buffer | null = null
+    if (t.mutateInner !== undefined && rng.chance(INNER)) data = await t.mutateInner(parent.data, rng, (inner) => mutate(inner, ctx))
+    data ??= mutate(parent.data, ctx)
     if (t.repair !== undefined && rng.chance(REPAIR)) data = t.repair(data, version)
     const input = { version, data }
     const v = await run(input)

@@ -1,11 +1,13 @@
 /** Every fuzz target, by name. */
 import type { Target } from '../oracle.js'
+import { compressionTargets } from './compression.js'
 import { messageTargets } from './messages.js'
+import { recordTargets } from './records.js'
 
 let all: Target[] | undefined
 
 export function allTargets(): Target[] {
-  all ??= [...messageTargets()]
+  all ??= [...messageTargets(), ...recordTargets(), ...compressionTargets()]
   return all
 }
 

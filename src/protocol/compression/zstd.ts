@@ -115,7 +115,7 @@ export function zstdBound(data: Buffer): Bound {
       if (o + 4 > n) throw corrupt('zstd', 'truncated content checksum')
       o += 4
     }
-    // A declared content size caps the frame too (libzstd fails on a mismatch).
+    // A declared content size caps the frame too (a mismatch is checked after decompression).
     bound += fcs >= 0 ? Math.min(fcs, frameBound) : frameBound
     frames++
   }
@@ -165,5 +165,8 @@ export async function zstdDecompress(data: Buffer, maxBytes: number): Promise<Bu
     throw corrupt('zstd', messageOf(e), e)
   }
   if (out.length > maxBytes) throw tooLarge('zstd', out.length, maxBytes)
+  // The declared size is exact (RFC 8878 3.1.1.1.4), but the package returns
+  // an empty result for a frame that declares over 8 KiB and holds nothing.
+  if (declared >= 0 && out.length !== declared) throw corrupt('zstd', `frames declare ${declared} content bytes but hold ${out.length}`)
   return out
 }
