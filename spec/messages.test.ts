@@ -55,6 +55,21 @@ describe('every message at every version round-trips', () => {
   }
 })
 
+describe('long values (two- and three-byte length prefixes)', () => {
+  for (const m of messages) {
+    test(`${m.name} at its newest version with strings and bytes up to 300 bytes`, () => {
+      const v = m.versions.max
+      fc.assert(
+        fc.property(structArbitrary(m, v, { maxString: 300, maxBytes: 300, maxArray: 2 }), (value) => {
+          const bytes = encode(m, v, value)
+          assert.deepStrictEqual(decode(m, v, bytes), normalize(m, v, value))
+        }),
+        { numRuns: 5 },
+      )
+    })
+  }
+})
+
 describe('tagged fields (KIP-482)', () => {
   const metadata = apiSchemas.find((a) => a.name === 'Metadata')!.response
 

@@ -53,12 +53,15 @@ function primitive(kind: PrimitiveKind, o: Required<Omit<ArbitraryOptions, 'reco
       return fc.boolean()
     case 'uuid':
       return uuid
+    // size 'max' makes fast-check use the whole length range; its default
+    // size caps lengths near 10 whatever maxLength says, which would never
+    // exercise two-byte length prefixes.
     case 'string':
-      return o.unicode ? fc.string({ maxLength: o.maxString, unit: 'grapheme' }) : fc.string({ maxLength: o.maxString })
+      return o.unicode ? fc.string({ maxLength: o.maxString, unit: 'grapheme', size: 'max' }) : fc.string({ maxLength: o.maxString, size: 'max' })
     case 'bytes':
-      return fc.uint8Array({ maxLength: o.maxBytes }).map((b) => Buffer.from(b))
+      return fc.uint8Array({ maxLength: o.maxBytes, size: 'max' }).map((b) => Buffer.from(b))
     case 'records':
-      return o.records ?? fc.uint8Array({ maxLength: o.maxBytes }).map((b) => Buffer.from(b))
+      return o.records ?? fc.uint8Array({ maxLength: o.maxBytes, size: 'max' }).map((b) => Buffer.from(b))
   }
 }
 
@@ -68,7 +71,7 @@ function fieldArbitrary(fd: Field, version: number, o: Required<Omit<ArbitraryOp
     case 'array': {
       const el = fd.element!
       const elArb = typeof el === 'string' ? primitive(el, o) : structArbitrary(el, version, o)
-      base = fc.array(elArb, { maxLength: o.maxArray })
+      base = fc.array(elArb, { maxLength: o.maxArray, size: 'max' })
       break
     }
     case 'struct':
