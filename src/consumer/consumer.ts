@@ -30,7 +30,7 @@ import { resolveAssignors, type Assignor, type AssignorName } from './group/assi
 import { ClassicMember } from './group/classic-member.js'
 import { ConsumerMember } from './group/consumer-member.js'
 import { tpKey, type GroupMember, type MembershipHooks } from './group/membership.js'
-import { commitOffsets, fetchCommittedOffsets, isMembershipLost, type CommittedOffset, type OffsetToCommit } from './offsets.js'
+import { commitOffsets, fetchCommittedOffsets, isMembershipLost, type CommittedOffset, type MemberIdentity, type OffsetToCommit } from './offsets.js'
 
 export interface ConsumerMessage<K = Buffer | null, V = Buffer | null> {
   topic: string
@@ -238,7 +238,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
           this.#metrics.lastError = { code: err.code, message: err.message, at: Date.now() }
           this.#notify()
         },
-        onTruncation: (tp, from, to) => this.emit('truncation', { ...tp, from, to }),
+        onTruncation: (tp, from, to) => {
+          // The log ends before what was consumed: the next commit must not point past it.
+          const p = this.#processed.get(tpKey(tp))
+          if (p !== undefined && p.offset > to) this.#processed.set(tpKey(tp), { offset: to, leaderEpoch: -1 })
+          this.emit('truncation', { ...tp, from, to })
+        },
       },
     )
     if (options.deadLetter) {
@@ -271,9 +276,18 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     for (const tp of removed) {
       this.#owned.delete(tpKey(tp))
       this.#processed.delete(tpKey(tp))
+      this.#committed.delete(tpKey(tp))
+      this.#userPaused.delete(tpKey(tp))
     }
     for (const tp of added) this.#owned.set(tpKey(tp), tp)
-    if (this.#started) void this.#initPositions(added)
+    // Known to the fetcher at once, so seek() works before consuming starts;
+    // positions not set by then come from committed offsets or the reset policy.
+    this.#fetcher.add(added)
+    if (this.#started) {
+      void this.#initPositions(added).catch((err: unknown) => {
+        this.#metrics.lastError = { code: (err as KafkawireError).code ?? 'ERROR', message: (err as Error).message, at: Date.now() }
+      })
+    }
   }
 
   #checkOpen(): void {
@@ -392,11 +406,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   }
 
   /** Positions from committed offsets; partitions without one follow autoOffsetReset. */
-  async #initPositions(tps: TopicPartition[]): Promise<void> {
+  async #initPositions(all: TopicPartition[]): Promise<void> {
+    this.#fetcher.add(all)
+    // A position the application set already (seek() after assign()) stays.
+    const tps = all.filter((tp) => {
+      const st = this.#fetcher.state(tp.topic, tp.partition)
+      return st !== undefined && st.position < 0n && st.reset === null
+    })
     if (tps.length === 0) return
-    this.#fetcher.add(tps)
     if (this.#groupId === null) {
-      for (const tp of tps) if (this.#fetcher.state(tp.topic, tp.partition)?.position === -1n) this.#fetcher.requestReset(tp.topic, tp.partition)
+      for (const tp of tps) this.#fetcher.requestReset(tp.topic, tp.partition)
       return
     }
     let committed: CommittedOffset[]
@@ -414,6 +433,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     }
     const byKey = new Map(committed.map((c) => [tpKey(c), c]))
     for (const tp of tps) {
+      const st = this.#fetcher.state(tp.topic, tp.partition)
+      if (st === undefined || st.position >= 0n || st.reset !== null) continue // revoked or sought meanwhile
       const c = byKey.get(tpKey(tp))
       if (c !== undefined && c.offset >= 0n) {
         this.#fetcher.seek(tp.topic, tp.partition, c.offset, c.leaderEpoch)
@@ -429,6 +450,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   async #revoke(tps: TopicPartition[], lost: boolean): Promise<void> {
     if (tps.length === 0) return
     const keys = tps.map(tpKey)
+    // What is being processed now still counts for the commit below.
+    for (const tp of tps) {
+      const st = this.#fetcher.state(tp.topic, tp.partition)
+      if (st !== undefined) this.#revoking.set(tpKey(tp), st.generation)
+    }
     // Stop handing out more of these partitions' records.
     this.#fetcher.remove(tps)
     await this.#waitIdle(keys, this.#maxProcessing)
@@ -445,6 +471,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
         this.#owned.delete(k)
         this.#processed.delete(k)
         this.#committed.delete(k)
+        this.#userPaused.delete(k)
+        this.#revoking.delete(k)
       }
       this.emit(lost ? 'lost' : 'revoked', tps)
     }
@@ -472,10 +500,18 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     if (waiters) for (const w of waiters) w()
   }
 
-  #markProcessed(topic: string, partition: number, offset: bigint, leaderEpoch: number): void {
+  /**
+   * Records that everything up to `offset` of a partition was processed. A
+   * chunk handed out before a seek, reset or revocation (another generation)
+   * records nothing: its position no longer applies.
+   */
+  #markProcessed(topic: string, partition: number, offset: bigint, leaderEpoch: number, generation: number): void {
     const k = `${topic}\0${partition}`
     if (!this.#owned.has(k)) return
-    this.#processed.set(k, { offset: offset + 1n, leaderEpoch })
+    const current = this.#fetcher.state(topic, partition)?.generation ?? this.#revoking.get(k)
+    if (current !== generation) return
+    const prev = this.#processed.get(k)
+    if (prev === undefined || prev.offset < offset + 1n) this.#processed.set(k, { offset: offset + 1n, leaderEpoch })
     this.#progress()
   }
 
@@ -525,7 +561,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   // ---- messages ----------------------------------------------------------------------
 
   /** Builds the application's message; deserialization failures go to the handler / dead-letter topic. */
-  async #toMessage(c: FetchedChunk, r: KafkaRecord): Promise<ConsumerMessage<K, V> | null> {
+  async #toMessage(c: FetchedChunk, r: KafkaRecord, markSkipped = true): Promise<ConsumerMessage<K, V> | null> {
     const raw: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers, leaderEpoch: c.leaderEpoch }
     try {
       const key = r.key === null ? null : this.#keyDeser(r.key, { topic: c.topic, part: 'key', headers: r.headers })
@@ -544,7 +580,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
       if (this.#o.onDeserializationError === undefined && this.#o.deadLetter === undefined) throw e
       if (this.#o.onDeserializationError) await this.#o.onDeserializationError(e, rawMsg)
       if (this.#o.deadLetter) await this.#deadLetter(rawMsg, e)
-      this.#markProcessed(c.topic, c.partition, r.offset, c.leaderEpoch)
+      // Done with this record; in a batch, the batch's resolution covers it.
+      if (markSkipped) this.#markProcessed(c.topic, c.partition, r.offset, c.leaderEpoch, c.generation)
       return null
     }
   }
@@ -612,7 +649,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
             continue
           }
           this.#metrics.bytesConsumed += chunk.bytes
-          if (chunk.records.length === 0) continue
+          if (chunk.records.length === 0) {
+            // Only control or aborted records: nothing to hand out, but processed.
+            this.#markChunkDone(chunk)
+            continue
+          }
         }
         const k = `${chunk.topic}\0${chunk.partition}`
         const st = this.#fetcher.state(chunk.topic, chunk.partition)
@@ -623,7 +664,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
         }
         const r = chunk.records[i++]!
         const msg = await this.#toMessage(chunk, r)
-        if (msg === null) continue
+        if (msg === null) {
+          if (i >= chunk.records.length) this.#markChunkDone(chunk)
+          continue
+        }
         this.#metrics.recordsConsumed++
         this.#markBusy(k)
         try {
@@ -631,7 +675,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
         } finally {
           this.#markIdle(k)
         }
-        this.#markProcessed(msg.topic, msg.partition, msg.offset, msg.leaderEpoch)
+        this.#markProcessed(msg.topic, msg.partition, msg.offset, msg.leaderEpoch, chunk.generation)
+        if (i >= chunk.records.length) this.#markChunkDone(chunk)
       }
     } finally {
       this.#mode = 'idle'
@@ -698,6 +743,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   }
 
   #userPaused = new Set<string>()
+  /** Partitions being revoked: the generation whose in-flight processing still counts. */
+  #revoking = new Map<string, number>()
 
   async #process(chunk: FetchedChunk, o: RunOptions<K, V>, stop: () => boolean): Promise<void> {
     this.#metrics.bytesConsumed += chunk.bytes
@@ -712,16 +759,22 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
         if (msg === null) continue
         this.#metrics.recordsConsumed++
         await o.eachMessage({ topic: chunk.topic, partition: chunk.partition, message: msg })
-        this.#markProcessed(msg.topic, msg.partition, msg.offset, msg.leaderEpoch)
+        this.#markProcessed(msg.topic, msg.partition, msg.offset, msg.leaderEpoch, chunk.generation)
       }
+      this.#markChunkDone(chunk)
       return
     }
     const messages: Array<ConsumerMessage<K, V>> = []
     for (const r of chunk.records) {
-      const msg = await this.#toMessage(chunk, r)
+      if (stale()) return
+      const msg = await this.#toMessage(chunk, r, false)
       if (msg !== null) messages.push(msg)
     }
-    if (messages.length === 0) return
+    if (messages.length === 0) {
+      // Control or aborted records only, or none that deserialized (handled above).
+      this.#markChunkDone(chunk)
+      return
+    }
     this.#metrics.recordsConsumed += messages.length
     const st = this.#fetcher.state(chunk.topic, chunk.partition)
     await o.eachBatch!({
@@ -735,15 +788,17 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
       },
       resolveOffset: (offset) => {
         const m = messages.find((x) => x.offset === offset)
-        this.#markProcessed(chunk.topic, chunk.partition, offset, m?.leaderEpoch ?? chunk.leaderEpoch)
+        this.#markProcessed(chunk.topic, chunk.partition, offset, m?.leaderEpoch ?? chunk.leaderEpoch, chunk.generation)
       },
       isRunning: () => !stop(),
       isStale: stale,
     })
-    if (o.eachBatchAutoResolve !== false && !stale()) {
-      const last = messages[messages.length - 1]!
-      this.#markProcessed(chunk.topic, chunk.partition, last.offset, last.leaderEpoch)
-    }
+    if (o.eachBatchAutoResolve !== false) this.#markChunkDone(chunk)
+  }
+
+  /** Every record of the chunk was processed (or skipped): the partition is processed up to the chunk's end. */
+  #markChunkDone(chunk: FetchedChunk): void {
+    this.#markProcessed(chunk.topic, chunk.partition, chunk.nextOffset - 1n, chunk.leaderEpoch, chunk.generation)
   }
 
   // ---- offsets -------------------------------------------------------------------------
@@ -770,17 +825,27 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     return next
   }
 
+  #identity(): MemberIdentity {
+    return this.#member?.identity() ?? { generationOrEpoch: -1, memberId: '', groupInstanceId: this.#o.groupInstanceId ?? null }
+  }
+
   async #commit(offsets: OffsetToCommit[]): Promise<void> {
     if (offsets.length === 0) return
-    const member = this.#member?.identity() ?? { generationOrEpoch: -1, memberId: '', groupInstanceId: this.#o.groupInstanceId ?? null }
+    let sentAs: MemberIdentity | null = null
     try {
-      await commitOffsets(this.#cluster, this.#groupId!, member, offsets)
+      // Each attempt carries the member's current generation: a retry after
+      // a rebalance must not commit as the generation before it.
+      await commitOffsets(this.#cluster, this.#groupId!, () => this.#identity(), offsets, { onAttempt: (m) => (sentAs = m) })
       this.#metrics.commits++
       for (const o of offsets) this.#committed.set(tpKey(o), o.offset)
       this.emit('commit', offsets)
     } catch (err) {
       this.#metrics.commitFailures++
-      if (isMembershipLost(err)) this.#member?.requestRejoin('commit found the member outdated')
+      // Rejoin only when the generation we committed as is still ours: if it
+      // moved meanwhile, the member already rejoined (ConsumerCoordinator's
+      // generationUnchanged check).
+      const used = sentAs as MemberIdentity | null
+      if (isMembershipLost(err) && used !== null && used.generationOrEpoch === this.#identity().generationOrEpoch) this.#member?.requestRejoin('commit found the member outdated')
       throw err
     }
   }
@@ -847,7 +912,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   seek(tp: TopicPartition, offset: bigint): void {
     this.#checkOpen()
     if (!this.#owned.has(tpKey(tp))) throw new KafkawireError('PARTITION_NOT_ASSIGNED', `cannot seek ${tp.topic}-${tp.partition}: not assigned to this consumer`, { context: { ...tp } })
+    if (typeof offset !== 'bigint' || offset < 0n) throw new ConfigError(`seek offset must be a non-negative bigint, got ${String(offset)}`)
     this.#fetcher.seek(tp.topic, tp.partition, offset)
+    // What the partition's next commit says, as the reference commits the
+    // position: a message still being processed from before the seek no
+    // longer moves it (its chunk is stale).
+    this.#processed.set(tpKey(tp), { offset, leaderEpoch: -1 })
   }
 
   pause(tps: TopicPartition[]): void {
@@ -918,7 +988,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     }
     await this.#member?.close()
     if (this.#ownDlqProducer) await this.#dlqProducer?.close()
-    await this.#cluster.close()
+    // Offsets are committed and the group is left; what may still be in
+    // flight is a fetch long-poll or a JoinGroup the coordinator can hold for
+    // the whole rebalance timeout. Nothing of it is needed any more.
+    this.#cluster.destroy()
   }
 
   [inspect.custom](): string {
