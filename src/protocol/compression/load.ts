@@ -16,10 +16,10 @@ export interface Lz4Module {
 }
 
 export interface SnappyModule {
-  compress(data: Uint8Array): Promise<Buffer>
-  compressSync(data: Uint8Array): Buffer
-  uncompress(data: Uint8Array, opts: { asBuffer: true }): Promise<string | Buffer>
-  uncompressSync(data: Uint8Array, opts: { asBuffer: true }): string | Buffer
+  compress(data: Uint8Array, opts: { copyOutputData: true }): Promise<Buffer>
+  compressSync(data: Uint8Array, opts: { copyOutputData: true }): Buffer
+  uncompress(data: Uint8Array, opts: { asBuffer: true; copyOutputData: true }): Promise<string | Buffer>
+  uncompressSync(data: Uint8Array, opts: { asBuffer: true; copyOutputData: true }): string | Buffer
 }
 
 export interface ZstdModule {

@@ -30,6 +30,15 @@ const MAGIC_HEAD = XERIAL_MAGIC.readInt32BE(0)
 const SYNC_COMPRESS_BELOW = 64 * 1024
 const SYNC_DECOMPRESS_BELOW = 256 * 1024
 
+/**
+ * copyOutputData: the package otherwise wraps its Rust-owned output as an
+ * external buffer, whose finalizer and external-memory accounting cost more
+ * than the copy: 8 vs 87 us to compress 32 KiB, 21 vs 93 us to decompress it
+ * (CPU time, Node 24).
+ */
+const COPY = { copyOutputData: true } as const
+const UNCOMPRESS = { asBuffer: true, copyOutputData: true } as const
+
 function xerialHeader(out: Buffer, o: number): number {
   XERIAL_MAGIC.copy(out, o)
   out.writeInt32BE(XERIAL_VERSION, o + 8)
@@ -45,8 +54,8 @@ export async function snappyCompress(data: Buffer): Promise<Buffer> {
   const pending: Promise<Buffer>[] = []
   for (let o = 0; o < n; o += XERIAL_BLOCK_SIZE) {
     const block = data.subarray(o, Math.min(n, o + XERIAL_BLOCK_SIZE))
-    if (sync) chunks.push(snappy.compressSync(block))
-    else pending.push(snappy.compress(block))
+    if (sync) chunks.push(snappy.compressSync(block, COPY))
+    else pending.push(snappy.compress(block, COPY))
   }
   const compressed = sync ? chunks : await Promise.all(pending)
   let total = XERIAL_HEADER_SIZE
@@ -125,7 +134,7 @@ function parseChunks(data: Buffer): Chunk[] {
 
 function uncompressChunk(snappy: SnappyModule, data: Buffer, c: Chunk, sync: boolean): Buffer | Promise<string | Buffer> {
   const input = data.subarray(c.start, c.end)
-  return sync ? (snappy.uncompressSync(input, { asBuffer: true }) as Buffer) : snappy.uncompress(input, { asBuffer: true })
+  return sync ? (snappy.uncompressSync(input, UNCOMPRESS) as Buffer) : snappy.uncompress(input, UNCOMPRESS)
 }
 
 export async function snappyDecompress(data: Buffer, maxBytes: number): Promise<Buffer> {

@@ -78,6 +78,8 @@ function posVarintSize(v: number): number {
 const EXACT_ZIGZAG_MIN = -(2 ** 52)
 
 function varlongSize(v: number): number {
+  // Deltas within +-2^30 (12 days in ms): zig-zag stays below 2^31.
+  if (v < 0x40000000 && v >= -0x40000000) return uvarintSize(v >= 0 ? v * 2 : -v * 2 - 1)
   let z = v >= 0 ? v * 2 : v >= EXACT_ZIGZAG_MIN ? -v * 2 - 1 : 2 ** 54 // same byte count as the exact value
   let n = 1
   while (z >= 0x80) {
@@ -262,7 +264,7 @@ function writeRecords(records: readonly RecordInput[], baseTimestamp: number, b:
     o = writeUvarint(b, o, sizes[i]! * 2)
     b[o++] = 0 // record attributes: unused
     const tsDelta = r.timestamp - baseTimestamp
-    if (tsDelta >= 0 && tsDelta < 0x40) b[o++] = tsDelta * 2
+    if (tsDelta < 0x40000000 && tsDelta >= -0x40000000) o = writeUvarint(b, o, tsDelta >= 0 ? tsDelta * 2 : -tsDelta * 2 - 1)
     else o = writeVarlong(b, o, tsDelta)
     o = writeUvarint(b, o, (r.offsetDelta ?? i) * 2)
     const key = r.key
