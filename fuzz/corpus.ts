@@ -25,6 +25,8 @@ export interface Sidecar {
   originalLength?: number
   /** The campaign seed that found it. */
   campaignSeed?: number
+  /** For seeds: what the input is and why it is worth keeping. */
+  note?: string
 }
 
 export interface CorpusEntry extends FuzzInput {

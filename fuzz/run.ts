@@ -95,7 +95,9 @@ function hangSignature(): string {
 
 /** Runs one fuzz worker until it finishes, hangs or dies. Returns whether it finished its slice. */
 function runWorker(report: TargetReport, durationMs: number, seed: number): Promise<boolean> {
-  const shared = new SharedArrayBuffer(SHARED_HEADER + maxLength)
+  // Room for the largest input the worker may run: mutants are cut to
+  // maxLength, but seeds and re-compressed record mutants can be larger.
+  const shared = new SharedArrayBuffer(SHARED_HEADER + Math.max(maxLength, 1 << 20))
   const counters = new Int32Array(shared, 0, 4)
   const bytes = new Uint8Array(shared, SHARED_HEADER)
   const worker = spawn({ mode: 'fuzz', target: report.name, seed, durationMs, budgetMs, maxLength, shared })

@@ -61,7 +61,7 @@ async function codecMissing(codec: CompressionCodec): Promise<string | null> {
 // Framings beyond what our compressor writes
 
 /** gzip member with FEXTRA, FNAME and FCOMMENT header fields (RFC 1952) around the same deflate data. */
-function gzipWithHeaderFields(member: Buffer): Buffer {
+export function gzipWithHeaderFields(member: Buffer): Buffer {
   const header = Buffer.from(member.subarray(0, 10))
   header[3] = 0x04 | 0x08 | 0x10
   // XLEN 5: one subfield, id "AB", length 1, one data byte.
@@ -70,7 +70,7 @@ function gzipWithHeaderFields(member: Buffer): Buffer {
 }
 
 /** An LZ4 frame with the given options; blocks are compressed with lz4-napi, or stored. */
-async function lz4Frame(
+export async function lz4Frame(
   data: Buffer,
   o: { bsv: 4 | 5 | 6 | 7; blockChecksum: boolean; contentSize: boolean; contentChecksum: boolean; store: boolean },
 ): Promise<Buffer> {
