@@ -1,20 +1,33 @@
 #!/usr/bin/env node
 // Conformance orchestrator, called by scripts/test.mjs (npm test). See conformance/README.md.
 //
-// KAFKA_BROKERS set: run the conformance tests once against that cluster, start nothing.
-// Otherwise, for each target of KAFKAWIRE_TARGETS (default apache-4.3.1,apache-3.9.1): golden vectors,
-// then a single-node cluster of that version on its own ports, the tests against it, and stop it
-// whatever happened.
+//   node conformance/run.mjs [FILTER...]     FILTER: run only test files whose path contains one of them
+//
+// KAFKA_BROKERS set: run the conformance tests once against that cluster, start nothing, and remove every
+// topic, group and transaction of this run afterwards (conformance/support/cleanup.ts).
+// Otherwise, for each target of KAFKAWIRE_TARGETS (default apache-4.3.1,apache-3.9.1,kfake,tansu): golden
+// vectors (Apache targets), then a cluster of that implementation on its own ports, the tests against it,
+// and stop it whatever happened. Tansu runs when its cached build is present; otherwise one line says why not.
+//
+// Every target ends with one line:
+//   conformance[kfake]: 212 passed, 0 failed, 9 unsupported (KIP-890 transactions V2, ...)
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { clusterStatus, fetchKafka, listClusters, resolveVersion, startCluster, stopCluster } from './broker/index.mjs'
+import {
+  clusterStatus, fetchKafka, listClusters, resolveVersion, startCluster, stopCluster, tansuMissing,
+} from './broker/index.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const env = process.env
 const portBase = Number(env.KAFKAWIRE_PORT_BASE || 19100)
 const stepTimeoutMs = Number(env.KAFKAWIRE_STEP_TIMEOUT_S || 900) * 1000
+const DEFAULT_TARGETS = 'apache-4.3.1,apache-3.9.1'
+const filters = process.argv.slice(2)
+const reporter = join(root, 'conformance/support/reporter.mjs')
+const work = mkdtempSync(join(tmpdir(), 'kafkawire-conformance-'))
 
 function testFiles(dir) {
   const out = []
@@ -24,7 +37,7 @@ function testFiles(dir) {
     if (statSync(p).isDirectory()) out.push(...testFiles(p))
     else if (name.endsWith('.test.ts')) out.push(relative(root, p))
   }
-  return out.sort()
+  return out.sort().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
 }
 
 let child = null
@@ -63,9 +76,57 @@ function step(title, args, stepEnv) {
 
 const fmt = (r) => `${r.ok ? 'ok' : `FAILED (${r.why})`} ${r.secs.toFixed(1)} s`
 
-async function runTests(stepEnv) {
+/** The test files under node:test, counted by conformance/support/reporter.mjs. Resolves { ok, secs, why, report }. */
+async function runTests(label, stepEnv) {
   const files = testFiles(join(root, 'conformance'))
-  return step(`conformance tests (${files.length} files)`, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], stepEnv)
+  const out = join(work, `${label.replace(/[^\w.-]/g, '_')}.json`)
+  rmSync(out, { force: true })
+  const r = await step(`${label}: conformance tests (${files.length} files)`, [
+    '--import', 'tsx', '--test', '--test-concurrency=1',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${reporter}`, `--test-reporter-destination=${out}`,
+    ...files,
+  ], stepEnv)
+  let report = null
+  try {
+    report = JSON.parse(readFileSync(out, 'utf8'))
+  } catch {
+    // no report: the run was killed or crashed before the reporter finished
+  }
+  return { ...r, report }
+}
+
+/** conformance[<label>]: N passed, N failed, N unsupported (features...)[, N skipped (reasons...)] */
+function summaryLine(label, r, extra = []) {
+  if (!r.report) return `conformance[${label}]: FAILED, no test report (${r.why || 'the test runner wrote none'})${extra.map((e) => `; ${e}`).join('')}`
+  const { passed, failed, unsupported, skipped, todo } = r.report
+  const distinct = (xs) => [...new Set(xs)]
+  const parts = [`${passed} passed`, `${failed} failed`, `${unsupported.length} unsupported`]
+  let line = `conformance[${label}]: ${parts.join(', ')}`
+  if (unsupported.length) line += ` (${distinct(unsupported.map((u) => u.feature)).join(', ')})`
+  if (skipped.length) line += `, ${skipped.length} skipped (${distinct(skipped.map((s) => s.reason)).join('; ')})`
+  if (todo) line += `, ${todo} todo`
+  // node:test failed without a failing test in the report (e.g. a file that crashed at import): say so
+  if (!r.ok && failed === 0) line += `; test run FAILED (${r.why})`
+  return line + extra.map((e) => `; ${e}`).join('')
+}
+
+/** What the summary line abbreviates: every unsupported and skipped test, and every failure. */
+function details(label, r) {
+  if (!r.report) return
+  const { unsupported, skipped, failures } = r.report
+  if (unsupported.length) {
+    console.log(`\nconformance[${label}] unsupported:`)
+    for (const u of unsupported) console.log(`  ${u.file}: ${u.suite ? 'suite ' : ''}"${u.test}": ${u.feature}${u.why ? ` — ${u.why}` : ''}`)
+  }
+  if (skipped.length) {
+    console.log(`\nconformance[${label}] skipped (not a missing feature: check these):`)
+    for (const s of skipped) console.log(`  ${s.file}: "${s.test}": ${s.reason}`)
+  }
+  if (failures.length) {
+    console.log(`\nconformance[${label}] failed:`)
+    for (const f of failures) console.log(`  ${f.file}: "${f.test}": ${f.error}`)
+  }
 }
 
 /** Stops every cluster this process owns, including 3-node clusters tests started and did not stop. */
@@ -92,30 +153,47 @@ function ownerAlive(pid) {
   }
 }
 
-async function runTarget(target, index) {
+/** { impl, version } of a target name: apache-<version>, kfake, tansu. */
+function parseTarget(target) {
   const m = /^apache-(.+)$/.exec(target)
-  if (!m) return { target, ok: false, summary: `unknown target (known: apache-<version>)` }
-  const version = resolveVersion(m[1])
+  if (m) return { impl: 'apache', version: resolveVersion(m[1]) }
+  if (target === 'kfake' || target === 'tansu') return { impl: target, version: null }
+  throw new Error(`unknown target "${target}" (known: apache-<version>, kfake, tansu)`)
+}
+
+// Variables describing a cluster: a managed run sets them from the cluster it started, never inherits them.
+const CLUSTER_VARS = /^(KAFKA_|KAFKAWIRE_CLUSTER$|KAFKAWIRE_MANAGED$)/
+
+async function runTarget(target, index) {
+  const { impl, version } = parseTarget(target)
+  if (impl === 'tansu') {
+    const why = tansuMissing()
+    if (why) return { target, ok: true, line: `conformance[tansu]: not run: ${why}`, summary: 'not run' }
+  }
   const base = portBase + index * 100
   const name = `conformance-${target}-${base}`
   const parts = []
+  const extra = []
   let ok = true
-  const baseEnv = {
-    ...env,
+  const baseEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !CLUSTER_VARS.test(k)))
+  Object.assign(baseEnv, {
     KAFKAWIRE_TARGET: target,
     KAFKAWIRE_OWNER: String(process.pid),
-    // a test's own 3-node cluster: nodes at base+50, +60, +70
+    // a test's own 3-node (Apache) cluster: nodes at base+50, +60, +70
     KAFKAWIRE_CLUSTER_3NODE: `conformance-${target}-3node-${base}`,
     KAFKAWIRE_BROKER_PORT_BASE_3NODE: String(base + 50),
-  }
+  })
 
-  const { libs } = await fetchKafka(version)
-  const golden = join(root, 'conformance/golden/run.ts')
-  if (existsSync(golden) && !interrupted) {
-    const r = await step(`${target}: golden vectors`, ['--import', 'tsx', golden, '--kafka', version],
-      { ...baseEnv, KAFKA_VERSION: version, KAFKAWIRE_KAFKA_LIBS: libs })
-    parts.push(`golden ${fmt(r)}`)
-    ok &&= r.ok
+  if (impl === 'apache') {
+    const { libs } = await fetchKafka(version)
+    const golden = join(root, 'conformance/golden/run.ts')
+    if (existsSync(golden) && !interrupted && filters.length === 0) {
+      const r = await step(`${target}: golden vectors`, ['--import', 'tsx', golden, '--kafka', version],
+        { ...baseEnv, KAFKA_VERSION: version, KAFKAWIRE_KAFKA_LIBS: libs })
+      parts.push(`golden ${fmt(r)}`)
+      extra.push(`golden vectors ${r.ok ? 'ok' : 'FAILED'}`)
+      ok &&= r.ok
+    }
   }
   if (interrupted) return { target, ok: false, summary: `interrupted by ${interrupted}` }
 
@@ -131,15 +209,16 @@ async function runTarget(target, index) {
   let cluster
   const t = Date.now()
   try {
-    cluster = await startCluster({ kafka: version, nodes: 1, portBase: base, name, owner: process.pid })
+    cluster = await startCluster({ impl, ...(version ? { kafka: version } : {}), portBase: base, name, owner: process.pid })
     parts.push(`broker start ${((Date.now() - t) / 1000).toFixed(1)} s`)
   } catch (e) {
     console.error(e.message)
     parts.push('broker start FAILED')
-    return { target, ok: false, summary: parts.join(', ') }
+    return { target, ok: false, summary: parts.join(', '), line: `conformance[${target}]: FAILED, the ${impl} cluster did not start` }
   }
+  let r
   try {
-    const r = await runTests({ ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' })
+    r = await runTests(target, { ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' })
     parts.push(`tests ${fmt(r)}`)
     ok &&= r.ok
   } finally {
@@ -152,29 +231,63 @@ async function runTarget(target, index) {
     await stopOwned()
     if (!ok) parts.push(`broker logs kept in ${cluster.logsDir}`)
   }
-  return { target, ok, summary: parts.join(', ') }
+  details(target, r)
+  const line = summaryLine(target, r, extra)
+  console.log(`\n${line}`)
+  return { target, ok, summary: parts.join(', '), line }
+}
+
+/** Against an external cluster: the tests, then the removal of everything this run created. */
+async function runExternal() {
+  const label = env.KAFKA_IMPL || 'external'
+  const stepEnv = { ...env, KAFKAWIRE_OWNER: String(process.pid) }
+  const cleanup = join(root, 'conformance/support/cleanup.ts')
+  const before = join(work, 'before.json')
+  const snap = await step(`${label}: what exists before the run`, ['--import', 'tsx', cleanup, '--snapshot', before], stepEnv)
+  if (!snap.ok) {
+    const line = `conformance[${label}]: FAILED, cannot list the cluster's topics and groups (${snap.why}); nothing was run`
+    console.log(`\n${line}`)
+    return { target: `external ${env.KAFKA_BROKERS}`, ok: false, summary: 'snapshot failed', line }
+  }
+  let r
+  let cleaned
+  try {
+    r = await runTests(label, stepEnv)
+  } finally {
+    // also after a failure or an interrupt: nothing of this run stays on the user's cluster
+    cleaned = await step(`${label}: removing this run's topics, groups and transactions`, ['--import', 'tsx', cleanup, '--since', before], stepEnv)
+  }
+  details(label, r)
+  const line = summaryLine(label, r, [`cleanup ${cleaned.ok ? 'ok' : `FAILED (${cleaned.why})`}`])
+  console.log(`\n${line}`)
+  return { target: `external ${env.KAFKA_BROKERS}`, ok: r.ok && cleaned.ok, summary: `tests ${fmt(r)}, cleanup ${fmt(cleaned)}`, line }
 }
 
 async function main() {
   const results = []
   if (env.KAFKA_BROKERS) {
-    // An external cluster: the caller's environment describes it, nothing to start or stop.
-    const r = await runTests({ ...env, KAFKAWIRE_OWNER: String(process.pid) })
-    results.push({ target: `external ${env.KAFKA_BROKERS}`, ok: r.ok, summary: `tests ${fmt(r)}` })
+    results.push(await runExternal())
   } else {
-    const targets = (env.KAFKAWIRE_TARGETS || 'apache-4.3.1,apache-3.9.1').split(',').map((s) => s.trim()).filter(Boolean)
+    const targets = (env.KAFKAWIRE_TARGETS || DEFAULT_TARGETS).split(',').map((s) => s.trim()).filter(Boolean)
     for (const [i, target] of targets.entries()) {
+      const started = Date.now()
       try {
-        results.push(await runTarget(target, i))
+        const r = await runTarget(target, i)
+        r.secs = (Date.now() - started) / 1000
+        results.push(r)
       } catch (e) {
-        results.push({ target, ok: false, summary: `FAILED: ${e.message}` })
+        results.push({ target, ok: false, summary: `FAILED: ${e.message}`, line: `conformance[${target}]: FAILED: ${e.message}` })
       }
       if (interrupted) break
     }
   }
   await stopOwned()
+  rmSync(work, { recursive: true, force: true })
   console.log('')
-  for (const r of results) console.log(`conformance ${r.target}: ${r.ok ? 'ok' : 'FAILED'} (${r.summary})`)
+  for (const r of results) {
+    if (r.summary !== 'not run') console.log(`conformance ${r.target}: ${r.ok ? 'ok' : 'FAILED'} (${r.summary}${r.secs ? `, ${r.secs.toFixed(0)} s in all` : ''})`)
+  }
+  for (const r of results) if (r.line) console.log(r.line)
   return results.length > 0 && results.every((r) => r.ok) && !interrupted ? 0 : 1
 }
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// npm run broker -- <command>: real Apache Kafka clusters on 127.0.0.1 for tests. See conformance/README.md.
+// npm run broker -- <command>: Kafka clusters on 127.0.0.1 for tests (Apache Kafka, kfake, Tansu). See conformance/README.md.
 import { VERSIONS, BrokerError, fetchKafka, resolveVersion, runKafkaTool } from './kafka.mjs'
+import { buildTansu, ensureKfake, resolveImpl } from './impls.mjs'
 import {
   DEFAULT_NAME, clusterStatus, killNode, listClusters, restartNode, startCluster, stopCluster,
 } from './cluster.mjs'
 
 const USAGE = `usage: npm run broker -- <command> [options]
-  fetch   [--kafka 4|3.9|all]                         assemble Kafka jars into the cache (default: all)
-  start   [--kafka 4|3.9] [--nodes 1|3] [--port-base N] [--name NAME]
-          [--feature k=v]... [--config k=v]... [--json]  start a KRaft cluster, print its environment
+  fetch   [--kafka 4|3.9|all] [--impl apache|kfake|tansu]  assemble Kafka jars (default: all), build the kfake
+                                                       launcher, or build Tansu with cargo (~11 min)
+  start   [--impl apache|kfake|tansu] [--kafka 4|3.9] [--nodes 1|3] [--port-base N] [--name NAME]
+          [--feature k=v]... [--config k=v]... [--json]  start a cluster (apache: KRaft; kfake: 3 brokers by
+                                                       default), print its environment
   stop    [--name NAME | --all] [--keep-logs]          stop nodes, remove data (and logs unless --keep-logs)
   status  [--name NAME] [--json]
   env     [--name NAME] [--json]                       print the environment of a running cluster
@@ -17,7 +20,7 @@ const USAGE = `usage: npm run broker -- <command> [options]
   tool    [--kafka 4|3.9] MAIN_CLASS [ARGS...]         run a Kafka Java tool (e.g. kafka.admin.ConfigCommand)`
 
 const REPEATED = new Set(['--feature', '--config'])
-const VALUED = new Set(['--kafka', '--nodes', '--port-base', '--name', '--signal', ...REPEATED])
+const VALUED = new Set(['--impl', '--kafka', '--nodes', '--port-base', '--name', '--signal', ...REPEATED])
 const FLAGS = new Set(['--json', '--all', '--keep-logs', '--help', '-h'])
 
 function parse(argv) {
@@ -74,6 +77,17 @@ async function main(argv) {
   const name = o.name ?? DEFAULT_NAME
   switch (cmd) {
     case 'fetch': {
+      const impl = resolveImpl(o.impl)
+      if (impl === 'kfake') {
+        const r = await ensureKfake({ log: (l) => console.error(l) })
+        if (!r.built) console.error(`broker: kfake launcher already built (${r.binary})`)
+        return 0
+      }
+      if (impl === 'tansu') {
+        const r = await buildTansu({ log: (l) => console.error(l) })
+        if (!r.built) console.error(`broker: Tansu already built (${r.binary})`)
+        return 0
+      }
       const which = o.kafka ?? 'all'
       const versions = which === 'all' ? Object.keys(VERSIONS) : [resolveVersion(which)]
       for (const v of versions) {
@@ -84,7 +98,7 @@ async function main(argv) {
     }
     case 'start': {
       const c = await startCluster({
-        kafka: o.kafka, nodes: o.nodes, portBase: o['port-base'], name, features: o.feature, configs: o.config,
+        impl: o.impl, kafka: o.kafka, nodes: o.nodes, portBase: o['port-base'], name, features: o.feature, configs: o.config,
       })
       printEnv(c.env, o.json)
       return 0
@@ -111,7 +125,8 @@ async function main(argv) {
           console.log(`${s.name}: absent`)
           continue
         }
-        console.log(`${s.name}: ${s.state}, Kafka ${s.kafka}, ${s.KAFKA_BROKERS}, logs ${s.logsDir}`)
+        const what = s.impl === 'apache' ? `Kafka ${s.kafka}` : `${s.impl} ${s.implVersion}`
+        console.log(`${s.name}: ${s.state}, ${what}, ${s.KAFKA_BROKERS}, logs ${s.logsDir}`)
         for (const n of s.nodes) console.log(`  node ${n.id} ${n.host}:${n.port} pid ${n.pid} ${n.state}`)
       }
       return 0

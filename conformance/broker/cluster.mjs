@@ -1,4 +1,6 @@
-// KRaft clusters of real Apache Kafka on 127.0.0.1: format, start, wait, kill, restart, stop.
+// KRaft clusters of real Apache Kafka on 127.0.0.1: format, start, wait, kill, restart, stop; and clusters of
+// other Kafka implementations (kfake, Tansu: impls.mjs), kept in the same state files so that stop, status and
+// env work alike for every implementation.
 //
 // Port scheme (P = port base, default 9092):
 //   one node:    P PLAINTEXT, P+1 CONTROLLER, P+2 SASL_PLAINTEXT, P+3 SSL, P+4 SASL_SSL
@@ -19,7 +21,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   BrokerError, VERSIONS, cacheDir, defaultLog, exec, fetchKafka, javaBin, loggingArgs, resolveVersion, runKafkaTool,
 } from './kafka.mjs'
-import { brokerIds } from './probe.mjs'
+import { answersApiVersions, brokerIds } from './probe.mjs'
+import {
+  ensureKfake, kfakeMembers, kfakeVersion, resolveImpl, tansuBinary, tansuMembers, tansuMissing, tansuVersion,
+} from './impls.mjs'
 
 export const HOST = '127.0.0.1'
 export const DEFAULT_NAME = 'default'
@@ -144,13 +149,14 @@ export function listClusters() {
   return readdirSync(stateRoot()).filter((n) => existsSync(join(stateRoot(), n, 'state.json'))).sort()
 }
 
-function settingsOf({ kafka, nodes, portBase, features, configs }) {
-  return JSON.stringify({ kafka, nodes, portBase, features, configs })
+function settingsOf({ impl = 'apache', kafka, nodes, portBase, features, configs }) {
+  return JSON.stringify({ impl, kafka, nodes, portBase, features, configs })
 }
 
 function describeSettings(s) {
   const extra = [...s.features.map((f) => `--feature ${f}`), ...s.configs.map((c) => `--config ${c}`)]
-  return [`Kafka ${s.kafka}`, `${s.nodes} node${s.nodes > 1 ? 's' : ''}`, `port base ${s.portBase}`, ...extra].join(', ')
+  const what = (s.impl ?? 'apache') === 'apache' ? `Kafka ${s.kafka}` : `${s.impl} ${s.implVersion ?? ''}`.trim()
+  return [what, `${s.nodes} node${s.nodes > 1 ? 's' : ''}`, `port base ${s.portBase}`, ...extra].join(', ')
 }
 
 // ---------- configuration ----------
@@ -401,6 +407,7 @@ async function waitServing(state, m, from, ready, timeoutMs) {
 
 function envOf(state) {
   const ms = state.members
+  if ((state.impl ?? 'apache') !== 'apache') return otherEnvOf(state)
   const env = {
     KAFKA_BROKERS: ms.map((m) => `${HOST}:${m.port}`).join(','),
     KAFKA_VERSION: state.kafka,
@@ -426,27 +433,41 @@ function envOf(state) {
 
 function describe(state) {
   const env = envOf(state)
+  const impl = state.impl ?? 'apache'
+  // kfake serves every broker from one process (node ids from 0); the SASL cluster beside it is no node of this one.
+  const nodes = impl === 'kfake'
+    ? state.members[0].ports.map((port, i) => ({ id: i, host: HOST, port, pid: state.members[0].pid, state: processState(state.members[0].pid, state.members[0].config) }))
+    : state.members.map((m) => ({ id: m.id, host: HOST, port: m.port, pid: m.pid, state: processState(m.pid, m.config) }))
   return {
     ...env,
     env,
     name: state.name,
-    kafka: state.kafka,
-    nodes: state.members.map((m) => ({ id: m.id, host: HOST, port: m.port, pid: m.pid, state: processState(m.pid, m.config) })),
+    impl,
+    implVersion: state.implVersion ?? state.kafka,
+    kafka: state.kafka ?? null,
+    nodes,
     logsDir: state.logsDir,
     stateDir: state.stateDir,
   }
 }
 
 function normalize(opts) {
-  const nodes = Number(opts.nodes ?? 1)
+  const impl = resolveImpl(opts.impl)
+  const nodes = Number(opts.nodes ?? (impl === 'kfake' ? 3 : 1))
   if (nodes !== 1 && nodes !== 3) throw new BrokerError(`--nodes must be 1 or 3, got ${opts.nodes}`)
+  if (impl === 'tansu' && nodes !== 1) throw new BrokerError('tansu: one node only (its in-memory storage is per process)')
   const portBase = Number(opts.portBase ?? DEFAULT_PORT_BASE)
   if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65500) throw new BrokerError(`invalid port base ${opts.portBase}`)
   const features = [...(opts.features ?? [])]
   const configs = [...(opts.configs ?? [])]
   for (const f of features) splitPair(f, '--feature')
   for (const c of configs) splitPair(c, '--config')
-  return { name: opts.name ?? DEFAULT_NAME, kafka: resolveVersion(opts.kafka ?? '4'), nodes, portBase, features, configs }
+  if (impl !== 'apache') {
+    if (opts.kafka !== undefined) throw new BrokerError(`--kafka is for --impl apache, not ${impl}`)
+    if (features.length || configs.length) throw new BrokerError(`--feature and --config are for --impl apache, not ${impl}`)
+    return { name: opts.name ?? DEFAULT_NAME, impl, nodes, portBase, features, configs }
+  }
+  return { name: opts.name ?? DEFAULT_NAME, impl, kafka: resolveVersion(opts.kafka ?? '4'), nodes, portBase, features, configs }
 }
 
 /**
@@ -469,6 +490,7 @@ export async function startCluster(opts = {}) {
     }
     await removeCluster(existing, false) // leftover of a crash or reboot
   }
+  if (s.impl !== 'apache') return startOther(s, opts, log, started)
 
   const { libs } = await fetchKafka(s.kafka, { log })
   const layout = members(s.nodes, s.portBase)
@@ -554,11 +576,18 @@ function memberOf(state, name, id) {
   return m
 }
 
+function apacheOnly(state, name, what) {
+  if (state && (state.impl ?? 'apache') !== 'apache') {
+    throw new BrokerError(`broker: ${what} needs an Apache Kafka cluster; ${name} is ${state.impl}${state.impl === 'kfake' ? ' (one process serves every broker)' : ' (in-memory storage: a restart loses everything)'}`)
+  }
+}
+
 /** Sends KILL, STOP, CONT or TERM to one node; KILL and TERM wait until the process is gone. */
 export async function killNode(name, id, sig = 'KILL') {
   const s = String(sig).toUpperCase().replace(/^SIG/, '')
   if (!SIGNALS.includes(s)) throw new BrokerError(`broker: signal must be one of ${SIGNALS.join(', ')}, got ${sig}`)
   const state = readState(name)
+  apacheOnly(state, name, 'killing one node')
   const m = memberOf(state, name, id)
   if (!alive(m)) throw new BrokerError(`broker: node ${m.id} of ${name} is not running`)
   if (s === 'TERM') signal(m, 'SIGCONT')
@@ -572,6 +601,7 @@ export async function killNode(name, id, sig = 'KILL') {
 /** Starts one node again (stopping it first if it still runs) and waits until it serves. Data is kept. */
 export async function restartNode(name, id, { log = defaultLog } = {}) {
   const state = readState(name)
+  apacheOnly(state, name, 'restarting one node')
   const m = memberOf(state, name, id)
   const started = Date.now()
   await terminate([m])
@@ -594,4 +624,118 @@ export function javaClientProperties(cluster, { protocol = 'PLAINTEXT', mechanis
     lines.push('ssl.truststore.type=PKCS12', `ssl.truststore.location=${cluster.KAFKA_TRUSTSTORE}`, `ssl.truststore.password=${cluster.KAFKA_TRUSTSTORE_PASSWORD}`)
   }
   return `${lines.join('\n')}\n`
+}
+
+// ---------- other implementations (impls.mjs) ----------
+
+function otherEnvOf(state) {
+  const [main, sasl] = state.members
+  const env = {
+    KAFKA_BROKERS: main.ports.map((p) => `${HOST}:${p}`).join(','),
+    KAFKA_IMPL: state.impl,
+    KAFKA_IMPL_VERSION: state.implVersion,
+    KAFKAWIRE_CLUSTER: state.name,
+  }
+  if (sasl) {
+    Object.assign(env, {
+      KAFKA_SASL_BROKERS: sasl.ports.map((p) => `${HOST}:${p}`).join(','),
+      // kfake enables SASL for a whole cluster: the SASL listener is a second cluster, which does not share
+      // topics, groups or credentials with KAFKA_BROKERS.
+      KAFKA_SASL_CLUSTER: 'separate',
+      KAFKA_SASL_USERNAME: 'alice',
+      KAFKA_SASL_PASSWORD: USERS.alice,
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_MECHANISMS: SASL_MECHANISMS.join(','),
+    })
+  }
+  return env
+}
+
+function launchOther(state, m) {
+  const fd = openSync(m.log, 'a')
+  try {
+    const child = spawn(state.binary, m.args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, NO_COLOR: '1' } })
+    child.on('error', () => {})
+    child.unref()
+    if (!child.pid) throw failure(`cannot start ${state.binary}`, state)
+    m.pid = child.pid
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Waits for the readiness line in the log, then for a Metadata answer on every port of the member. */
+async function waitOther(state, m, readyLine, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  let logged = false
+  for (;;) {
+    if (!alive(m)) throw failure(`${state.impl} (pid ${m.pid}) exited during startup`, state, m)
+    logged ||= logContains(m.log, readyLine, 0)
+    if (logged) {
+      try {
+        for (const port of m.ports) {
+          if (m.role === 'sasl') {
+            // Metadata needs authentication there
+            if (!(await answersApiVersions(HOST, port))) throw new Error(`${port} answers ApiVersions with an error`)
+            continue
+          }
+          const ids = await brokerIds(HOST, port)
+          if (ids.length === 0) throw new Error(`${port} lists no brokers`)
+        }
+        return
+      } catch (e) {
+        last = `; ${e.message}`
+      }
+    }
+    if (Date.now() > deadline) throw failure(`${state.impl} not serving after ${timeoutMs / 1000} s${logged ? '' : ` (no "${readyLine}")`}${last}`, state, m)
+    await sleep(100)
+  }
+}
+
+async function startOther(s, opts, log, started) {
+  let binary
+  let implVersion
+  let layout
+  let readyLine
+  if (s.impl === 'kfake') {
+    binary = (await ensureKfake({ log })).binary
+    implVersion = kfakeVersion()
+    layout = kfakeMembers(s.nodes, s.portBase, opts.sasl !== false)
+    readyLine = 'ready '
+  } else {
+    const why = tansuMissing()
+    if (why) throw new BrokerError(`broker: ${why}`)
+    binary = tansuBinary()
+    implVersion = await tansuVersion()
+    layout = tansuMembers(s.portBase)
+    readyLine = 'ready in'
+  }
+  for (const m of layout) for (const port of m.ports) await checkPortFree(port)
+  const stateDir = clusterDir(s.name)
+  rmSync(stateDir, { recursive: true, force: true })
+  mkdirSync(stateDir, { recursive: true })
+  const logsDir = mkdtempSync(join(tmpdir(), `kafkawire-${s.name}-`))
+  const state = {
+    ...s,
+    implVersion,
+    binary,
+    stateDir,
+    logsDir,
+    owner: opts.owner ?? (process.env.KAFKAWIRE_OWNER ? Number(process.env.KAFKAWIRE_OWNER) : null),
+    createdAt: new Date().toISOString(),
+    members: layout.map((m) => ({ ...m, pid: null, config: m.marker, log: join(logsDir, `${s.impl}-${m.role}.log`) })),
+  }
+  writeState(state)
+  try {
+    for (const m of state.members) launchOther(state, m)
+    writeState(state)
+    await Promise.all(state.members.map((m) => waitOther(state, m, readyLine, 60_000)))
+  } catch (e) {
+    await terminate(state.members, 5000)
+    rmSync(stateDir, { recursive: true, force: true })
+    throw e
+  }
+  log(`broker: cluster ${s.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${describeSettings(state)}); logs in ${logsDir}`)
+  return describe(state)
 }

@@ -1,6 +1,8 @@
 // Types of index.mjs, for the TypeScript conformance tests.
 
 export type KafkaVersion = '4.3.1' | '3.9.1'
+/** Kafka implementations the tooling can start: Apache Kafka, franz-go's kfake, Tansu. */
+export type Impl = 'apache' | 'kfake' | 'tansu'
 /** A version or an alias: '4' and '4.3' mean 4.3.1, '3' and '3.9' mean 3.9.1; 'apache-' prefixes are accepted. */
 export type KafkaVersionSpec = KafkaVersion | '4' | '4.3' | '3' | '3.9' | `apache-${KafkaVersion}`
 export type NodeSignal = 'KILL' | 'STOP' | 'CONT' | 'TERM'
@@ -19,9 +21,14 @@ export const USERS: { readonly alice: string; readonly admin: string }
 /** What tests read from the environment. The SASL/SSL entries exist for one-node clusters only. */
 export interface ClusterEnv {
   KAFKA_BROKERS: string
-  KAFKA_VERSION: KafkaVersion
-  KAFKA_IMPL: 'apache'
+  /** Apache Kafka only. */
+  KAFKA_VERSION?: KafkaVersion
+  KAFKA_IMPL: Impl
+  /** kfake and Tansu: the module or crate version. */
+  KAFKA_IMPL_VERSION?: string
   KAFKAWIRE_CLUSTER: string
+  /** 'separate' when the SASL listener belongs to another cluster (kfake): no shared topics or credentials. */
+  KAFKA_SASL_CLUSTER?: 'separate'
   KAFKA_SASL_BROKERS?: string
   KAFKA_SSL_BROKERS?: string
   KAFKA_SASL_SSL_BROKERS?: string
@@ -49,7 +56,11 @@ export interface ClusterNode {
 export interface Cluster extends ClusterEnv {
   env: ClusterEnv
   name: string
-  kafka: KafkaVersion
+  impl: Impl
+  /** Kafka version for apache, module or crate version otherwise. */
+  implVersion: string
+  /** null for kfake and Tansu */
+  kafka: KafkaVersion | null
   nodes: ClusterNode[]
   logsDir: string
   stateDir: string
@@ -58,16 +69,21 @@ export interface Cluster extends ClusterEnv {
 export interface ClusterStatus extends Cluster {
   state: 'running' | 'degraded' | 'down'
   owner: number | null
-  settings: { kafka: KafkaVersion; nodes: 1 | 3; portBase: number; features: string[]; configs: string[] }
+  settings: { impl: Impl; kafka?: KafkaVersion; nodes: 1 | 3; portBase: number; features: string[]; configs: string[] }
 }
 
 export interface StartOptions {
+  /** default 'apache'. kfake: brokers at portBase+0..2 and a SASL cluster at portBase+5; tansu: one node at portBase. */
+  impl?: Impl
+  /** apache only */
   kafka?: KafkaVersionSpec
   nodes?: 1 | 3
   /** one node: +0 PLAINTEXT, +1 CONTROLLER, +2 SASL_PLAINTEXT, +3 SSL, +4 SASL_SSL; three: node N at +(N-1)*10 */
   portBase?: number
   name?: string
-  /** StorageTool format -f k=v, e.g. 'transaction.version=0' */
+  /** kfake: start the SASL cluster beside it (default true) */
+  sasl?: boolean
+  /** apache only: StorageTool format -f k=v, e.g. 'transaction.version=0' */
   features?: string[]
   /** server properties k=v, replacing defaults; 'k=' removes a default */
   configs?: string[]
@@ -115,8 +131,22 @@ export function startCluster(opts?: StartOptions): Promise<Cluster>
 export function stopCluster(name?: string, opts?: { keepLogs?: boolean }): Promise<boolean>
 export function clusterStatus(name?: string): ClusterStatus | null
 export function listClusters(): string[]
+/** apache only: kfake serves all brokers from one process, Tansu keeps its data in memory. */
 export function killNode(name: string, id: number, signal?: NodeSignal): Promise<Cluster>
 export function restartNode(name: string, id: number, opts?: { log?: Log }): Promise<Cluster>
+
+export const IMPLS: readonly Impl[]
+export function resolveImpl(impl?: string): Impl
+export function kfakeVersion(): string
+/** <cache>/kfake/<hash of the launcher's sources>/kfake-launcher */
+export function kfakeBinary(): string
+export function ensureKfake(opts: { log: Log }): Promise<{ binary: string; built: boolean; seconds: number }>
+/** $KAFKAWIRE_TANSU, else <cache>/tansu/bin/tansu */
+export function tansuBinary(): string
+export function tansuBuildCommand(): string
+/** null when the Tansu binary is present, else a one-line reason */
+export function tansuMissing(): string | null
+export function buildTansu(opts: { log: Log }): Promise<{ binary: string; built: boolean; seconds: number }>
 
 export function javaClientProperties(
   cluster: ClusterEnv,

@@ -47,3 +47,9 @@ export async function brokerIds(host, port, timeoutMs = 3000) {
   }
   return ids.sort((x, y) => x - y)
 }
+
+/** Whether the port answers ApiVersions v0 without an error: the one request a SASL listener serves unauthenticated. */
+export async function answersApiVersions(host, port, timeoutMs = 3000) {
+  const b = await request(host, port, 18, 0, Buffer.alloc(0), timeoutMs)
+  return b.readInt16BE(0) === 0
+}

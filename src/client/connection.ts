@@ -247,7 +247,9 @@ export class Connection {
     } catch (err) {
       const e = err instanceof KafkawireError ? err : new ConnectionError(`connecting to ${this.address} failed: ${(err as Error).message}`, this.#ctx(), err)
       this.#fail(e)
-      throw this.#closeError ?? e
+      // An AuthenticationError explains a close the broker made in answer to our credentials (kfake: see
+      // sasl/index.ts), so it wins over the ConnectionError that close recorded.
+      throw e instanceof AuthenticationError ? e : (this.#closeError ?? e)
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -11,7 +11,7 @@ import { BrokerError } from '../../protocol/errors.js'
 import { saslAuthenticate } from '../../protocol/messages/sasl-authenticate.js'
 import { saslHandshake } from '../../protocol/messages/sasl-handshake.js'
 import type { Connection } from '../connection.js'
-import { AuthenticationError } from '../errors.js'
+import { AuthenticationError, ConnectionError } from '../errors.js'
 import { oauthBearerMechanism, type OAuthBearerOptions } from './oauthbearer.js'
 import { plainMechanism, type PlainOptions } from './plain.js'
 import { scramMechanism, type ScramOptions } from './scram.js'
@@ -91,7 +91,23 @@ export async function authenticate(conn: Connection, options: SaslOptions, timeo
       throw new AuthenticationError(`SASL ${mechanism.name} with ${conn.address}: ${(err as Error).message}`, ctx, err)
     }
     if (token === null) break
-    const res = await conn.sendInternal(saslAuthenticate, authVersion, { authBytes: token }, timeoutMs)
+    let res
+    try {
+      res = await conn.sendInternal(saslAuthenticate, authVersion, { authBytes: token }, timeoutMs)
+    } catch (err) {
+      // Deviation tolerated: kfake (franz-go's fake cluster) answers invalid credentials by closing the
+      // connection instead of with SASL_AUTHENTICATION_FAILED, as brokers before Kafka 1.0 did. A connection
+      // the broker closes in answer to our credentials is an authentication failure: reconnecting would only
+      // present the same credentials again. (Test: spec/client/impl-deviations.test.ts.)
+      if (err instanceof ConnectionError && conn.closeError?.message.endsWith('was closed by the broker') === true) {
+        throw new AuthenticationError(
+          `SASL ${mechanism.name} authentication with ${conn.address} failed: the broker closed the connection in answer to the credentials (invalid credentials?)`,
+          ctx,
+          err,
+        )
+      }
+      throw err
+    }
     if (res.errorCode !== 0) {
       const reason = res.errorMessage ?? new BrokerError(res.errorCode).message
       if (res.errorCode === SASL_AUTHENTICATION_FAILED || res.errorCode === ILLEGAL_SASL_STATE) {

@@ -1,0 +1,261 @@
+// What the cluster under test can do, and how a conformance test declares what it needs.
+//
+//   import { requires } from '../support/target.js'
+//
+//   test('commits a transaction', requires('transactions'), async () => { ... })     // one test
+//   describe('KIP-848 groups', requires('kip848'), () => { ... })                    // a whole suite
+//   test('...', async (t) => { if (!requires(t, 'quotas')) return; ... })            // decided inside
+//
+// A feature the cluster lacks marks the test (or suite) as skipped with the reason
+// "unsupported by <impl>: <feature>"; conformance/run.mjs lists and counts those, apart from passes and
+// failures, in the summary line of each implementation. Nothing is skipped silently: a skip reason that
+// does not start with "unsupported by" is reported too, and an unknown feature name, or a cluster whose
+// capabilities cannot be read, fails the test file.
+//
+// Capabilities come from the cluster itself (ApiVersions and finalized features of every broker, read
+// once per test file at import), from the environment (listeners, credentials, whether run.mjs started
+// the cluster) and, for the few gaps ApiVersions does not show, from the implementation's name
+// (KAFKA_IMPL), each with the behaviour written next to it.
+import type { TestContext } from 'node:test'
+import { Cluster } from '../../src/client/cluster.js'
+import type { VersionRange } from '../../src/client/versions.js'
+import { apiSchema } from '../../src/protocol/api.js'
+
+const env = process.env
+
+/** apache, kfake, tansu, or what KAFKA_IMPL says (e.g. redpanda); 'external' for a cluster that does not say. */
+export const impl: string = env.KAFKA_IMPL || 'external'
+export const managed = env.KAFKAWIRE_MANAGED === '1'
+
+export interface Capabilities {
+  /** Per API key, the versions every broker supports (the intersection of their ranges). */
+  apis: Map<number, VersionRange>
+  /** Per finalized feature, the lowest level among the brokers (absent: 0). */
+  features: Map<string, number>
+  brokers: number
+}
+
+async function probe(brokers: string): Promise<Capabilities> {
+  const cluster = new Cluster({ brokers, clientId: 'kafkawire-conformance-probe', defaultTimeoutMs: 30_000, connectTimeoutMs: 15_000 })
+  try {
+    await cluster.connect()
+    const apis = new Map<number, VersionRange>()
+    const features = new Map<string, number>()
+    const nodes = cluster.brokers
+    for (const [i, b] of nodes.entries()) {
+      const v = (await cluster.connectionTo(b.nodeId)).versions
+      const keys = new Set(v.apiKeys)
+      for (const k of i === 0 ? keys : [...apis.keys()]) {
+        const r = v.get(k)
+        const prev = apis.get(k)
+        if (r === undefined) apis.delete(k)
+        else apis.set(k, prev === undefined ? r : { minVersion: Math.max(prev.minVersion, r.minVersion), maxVersion: Math.min(prev.maxVersion, r.maxVersion) })
+      }
+      for (const name of FEATURE_FLAGS) {
+        const level = v.featureLevel(name)
+        features.set(name, i === 0 ? level : Math.min(features.get(name) ?? 0, level))
+      }
+    }
+    return { apis, features, brokers: nodes.length }
+  } catch (err) {
+    throw new Error(`conformance: cannot read the capabilities of ${brokers} (ApiVersions of every broker): ${(err as Error).message}`, { cause: err })
+  } finally {
+    cluster.destroy()
+  }
+}
+
+const FEATURE_FLAGS = ['metadata.version', 'transaction.version', 'group.version', 'share.version', 'kraft.version']
+
+/** Null without KAFKA_BROKERS. Read at import: a cluster that cannot be reached fails the test file. */
+export const capabilities: Capabilities | null = env.KAFKA_BROKERS ? await probe(env.KAFKA_BROKERS) : null
+
+// ---------- the feature table ----------
+
+type Api = number | [apiKey: number, minVersion: number]
+
+interface Feature {
+  /** How the summary line names it. */
+  label: string
+  /** APIs (at least that version) every broker must offer. */
+  apis?: Api[]
+  /** Finalized feature levels (KIP-584) the cluster must report. */
+  finalized?: Record<string, number>
+  /** Environment variables that must be set (listeners, credentials). */
+  env?: string[]
+  /** Only a cluster conformance/run.mjs started (the test reconfigures, kills or starts clusters). */
+  managed?: boolean
+  /** Only these implementations can do it (the test starts its own Apache Kafka cluster). */
+  onlyImpls?: string[]
+  /**
+   * Gaps that ApiVersions does not show: the implementation advertises the API but does not behave as
+   * Apache Kafka does. Each entry names the behaviour.
+   */
+  lacking?: Record<string, string>
+  /** Other features this one implies. */
+  needs?: string[]
+  /** A last check on the capabilities (after apis and finalized passed): why it is missing, or null. */
+  check?: (c: Capabilities) => string | null
+}
+
+const TXN_APIS: Api[] = [22, 24, 25, 26, 28]
+
+export const FEATURES = {
+  // ---- producer ----
+  idempotence: { label: 'idempotent producer (InitProducerId)', apis: [22] },
+  transactions: { label: 'transactions', apis: TXN_APIS },
+  'transactions-v2': {
+    label: 'KIP-890 transactions V2',
+    needs: ['transactions'],
+    apis: [[26, 5], [24, 5]],
+    finalized: { 'transaction.version': 2 },
+  },
+  'legacy-formats': {
+    // Produce v0-v2 carry message format v0/v1. Apache Kafka 4 removed them (KIP-896), kfake never had them.
+    label: 'legacy message formats (Produce v0-v2)',
+    apis: [0],
+    check: (c) => {
+      const min = c.apis.get(0)!.minVersion
+      return min <= 2 ? null : `Produce starts at v${min}`
+    },
+  },
+  // ---- consumer ----
+  'classic-groups': { label: 'classic consumer groups', apis: [10, 11, 12, 13, 14, 8, 9] },
+  kip848: { label: 'KIP-848 consumer groups', apis: [68], finalized: { 'group.version': 1 } },
+  'kip848-describe': { label: 'KIP-848 ConsumerGroupDescribe', needs: ['kip848'], apis: [69] },
+  'fetch-sessions': { label: 'fetch sessions (KIP-227)', apis: [[1, 7]] },
+  'leader-epoch-validation': { label: 'OffsetForLeaderEpoch (KIP-320 validation)', apis: [[23, 3]] },
+  // ---- admin ----
+  'describe-cluster': { label: 'DescribeCluster', apis: [60] },
+  'describe-configs': { label: 'DescribeConfigs', apis: [32] },
+  'alter-configs': { label: 'IncrementalAlterConfigs', apis: [44] },
+  'create-partitions': { label: 'CreatePartitions', apis: [37] },
+  'delete-records': { label: 'DeleteRecords', apis: [21] },
+  'delete-groups': { label: 'DeleteGroups', apis: [42] },
+  'offset-delete': { label: 'OffsetDelete', apis: [47] },
+  'describe-topic-partitions': { label: 'DescribeTopicPartitions (KIP-966)', apis: [75] },
+  'log-dirs': { label: 'DescribeLogDirs', apis: [35] },
+  'elect-leaders': { label: 'ElectLeaders', apis: [43] },
+  reassignments: { label: 'partition reassignments', apis: [45, 46] },
+  'describe-producers': { label: 'DescribeProducers', apis: [61] },
+  'describe-transactions': { label: 'DescribeTransactions and ListTransactions', needs: ['transactions'], apis: [65, 66] },
+  acls: { label: 'ACL APIs', apis: [29, 30, 31] },
+  quotas: { label: 'client quotas', apis: [48, 49] },
+  scram: { label: 'SCRAM credential APIs', apis: [50, 51] },
+  // ---- listeners and credentials ----
+  sasl: { label: 'SASL listener', env: ['KAFKA_SASL_BROKERS', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] },
+  'sasl-same-cluster': {
+    label: 'SASL listener on the same cluster',
+    needs: ['sasl'],
+    // kfake enables SASL per cluster: its SASL listener is a second cluster (KAFKA_SASL_CLUSTER=separate).
+    lacking: env.KAFKA_SASL_CLUSTER === 'separate' ? { [impl]: 'the SASL listener is another cluster' } : {},
+  },
+  tls: { label: 'TLS listener', env: ['KAFKA_SSL_BROKERS', 'KAFKA_CA'] },
+  'sasl-ssl': { label: 'SASL_SSL listener', env: ['KAFKA_SASL_SSL_BROKERS', 'KAFKA_CA', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] },
+  // ---- what the harness can do with the cluster ----
+  managed: { label: 'a cluster this run started', managed: true },
+  'three-nodes': {
+    // The test starts, kills and restarts nodes of its own 3-node Apache Kafka cluster (threeNodeOptions()):
+    // against another implementation that would test Apache Kafka again.
+    label: 'a 3-node cluster with per-node kill and restart',
+    managed: true,
+    onlyImpls: ['apache'],
+  },
+  'own-cluster': {
+    // The test starts a differently configured Apache Kafka cluster of its own (e.g. with an authorizer).
+    label: 'a reconfigured cluster of its own',
+    managed: true,
+    onlyImpls: ['apache'],
+  },
+  'java-tools': {
+    // ProducerPerformance, ConsoleConsumer and friends of the Apache Kafka release in KAFKA_VERSION (4.3.1 for
+    // other implementations): clients only, they work against any implementation that serves their requests.
+    label: "Apache Kafka's Java tools",
+    needs: ['idempotence'],
+  },
+} satisfies Record<string, Feature>
+
+export type FeatureName = keyof typeof FEATURES
+
+function apiLabel(key: number): string {
+  try {
+    return `${apiSchema(key).name} (API ${key})`
+  } catch {
+    return `API ${key}`
+  }
+}
+
+/** Why `name` is missing here (a short phrase), or null when the cluster has it. */
+function lack(name: string, seen = new Set<string>()): string | null {
+  const f = (FEATURES as Record<string, Feature>)[name]
+  if (f === undefined) {
+    throw new Error(`conformance: unknown feature "${name}" (known: ${Object.keys(FEATURES).join(', ')})`)
+  }
+  if (seen.has(name)) return null
+  seen.add(name)
+  for (const n of f.needs ?? []) {
+    const why = lack(n, seen)
+    if (why !== null) return why
+  }
+  if (f.managed && !managed) return 'needs a cluster started by conformance/run.mjs (KAFKAWIRE_MANAGED=1)'
+  if (f.onlyImpls && !f.onlyImpls.includes(impl)) return `starts its own ${f.onlyImpls.join('/')} cluster`
+  const unset = (f.env ?? []).filter((v) => !env[v])
+  if (unset.length > 0) return `${unset.join(', ')} not set`
+  if (f.lacking?.[impl] !== undefined) return f.lacking[impl]!
+  if ((f.apis?.length ?? 0) > 0 || f.finalized) {
+    if (capabilities === null) return 'KAFKA_BROKERS not set'
+    for (const a of f.apis ?? []) {
+      const [key, min] = typeof a === 'number' ? [a, 0] : a
+      const r = capabilities.apis.get(key)
+      if (r === undefined) return `no ${apiLabel(key)}`
+      if (r.maxVersion < min) return `${apiLabel(key)} only up to v${r.maxVersion}, needs v${min}`
+    }
+    for (const [flag, level] of Object.entries(f.finalized ?? {})) {
+      const have = capabilities.features.get(flag) ?? 0
+      if (have < level) return `finalized ${flag}=${have}, needs ${level}`
+    }
+  }
+  if (f.check) {
+    if (capabilities === null) return 'KAFKA_BROKERS not set'
+    return f.check(capabilities)
+  }
+  return null
+}
+
+/** The first missing feature as "unsupported by <impl>: <label> — <why>", or null when all are there. */
+export function unsupportedReason(...features: FeatureName[]): string | null {
+  for (const name of features) {
+    const why = lack(name)
+    if (why !== null) return `unsupported by ${impl}: ${(FEATURES as Record<string, Feature>)[name]!.label} — ${why}`
+  }
+  return null
+}
+
+/** Whether the cluster has every feature (no side effects). */
+export function has(...features: FeatureName[]): boolean {
+  return unsupportedReason(...features) === null
+}
+
+/**
+ * requires('a', 'b') -> options for test() or describe(): skipped as "unsupported by <impl>: ..." when a
+ * feature is missing. requires(t, 'a', 'b') inside a test -> false (and the test marked) when missing.
+ */
+export function requires(...features: FeatureName[]): { skip?: string }
+export function requires(t: TestContext, ...features: FeatureName[]): boolean
+export function requires(first: TestContext | FeatureName, ...rest: FeatureName[]): { skip?: string } | boolean {
+  if (typeof first === 'string') {
+    const why = unsupportedReason(first, ...rest)
+    return why === null ? {} : { skip: why }
+  }
+  const why = unsupportedReason(...rest)
+  if (why === null) return true
+  first.skip(why)
+  return false
+}
+
+/** One line for a diagnostic: what the cluster is. */
+export function describeTarget(): string {
+  const version = env.KAFKA_VERSION ?? env.KAFKA_IMPL_VERSION ?? '?'
+  if (capabilities === null) return `${impl} ${version}, KAFKA_BROKERS not set`
+  const flags = [...capabilities.features].filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ')
+  return `${impl} ${version}: ${capabilities.brokers} broker(s), ${capabilities.apis.size} APIs${flags ? `, ${flags}` : ''}`
+}
