@@ -54,6 +54,7 @@ export interface SendOptions {
 }
 
 const SERVER_WAIT_MARGIN_MS = 2000
+const DEADLINE_GRACE_MS = 100
 
 export function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`
@@ -93,16 +94,23 @@ export class AdminContext {
    * Runs one admin call with its deadline. The deadline is an abort with a
    * DeadlineExceededError reason: requests in flight are abandoned without
    * closing their connection (a request timeout would close it), and the
-   * call settles then even if a lower layer does not watch the signal.
+   * call settles then (after a short grace for per-item results) even if a
+   * lower layer does not watch the signal.
    */
   async run<T>(name: string, o: OperationOptions, fn: (op: Op) => Promise<T>): Promise<T> {
     const timeoutMs = o.timeoutMs ?? this.#config.defaultTimeoutMs ?? 60_000
     const ac = new AbortController()
     const op: Op = { name, deadline: Date.now() + timeoutMs, signal: ac.signal, lastError: null }
-    // Settle at the deadline (or abort) even if something below does not watch the signal.
+    // Settle at the deadline (or abort) even if something below does not watch the signal. At the
+    // deadline, requests in flight fail with it and their items report it: a short grace lets the
+    // call return those per-item results before it is failed as a whole.
     let onDeadline: () => void = () => undefined
+    let grace: NodeJS.Timeout | undefined
     const aborted = new Promise<never>((_, reject) => {
-      onDeadline = () => reject(ac.signal.reason)
+      onDeadline = () => {
+        if (ac.signal.reason instanceof DeadlineExceededError) grace = setTimeout(() => reject(ac.signal.reason), DEADLINE_GRACE_MS)
+        else reject(ac.signal.reason)
+      }
       ac.signal.addEventListener('abort', onDeadline, { once: true })
     })
     aborted.catch(() => undefined)
@@ -118,6 +126,7 @@ export class AdminContext {
       return await Promise.race([fn(op), aborted])
     } finally {
       ac.signal.removeEventListener('abort', onDeadline)
+      clearTimeout(grace)
       clearTimeout(timer)
       o.signal?.removeEventListener('abort', onAbort)
     }
