@@ -46,8 +46,8 @@ function payloads(rng: Rng): Buffer[] {
   ]
 }
 
-/** A target is unavailable when its optional codec package is not installed. */
-async function codecMissing(codec: CompressionCodec): Promise<string | null> {
+/** Why a codec cannot be used here (its optional package is not installed), or null. */
+export async function codecMissing(codec: CompressionCodec): Promise<string | null> {
   try {
     await compress(codec, Buffer.from('probe'))
     return null
@@ -75,6 +75,7 @@ export async function lz4Frame(
   o: { bsv: 4 | 5 | 6 | 7; blockChecksum: boolean; contentSize: boolean; contentChecksum: boolean; store: boolean },
 ): Promise<Buffer> {
   const lz4 = await loadLz4Reference()
+  if (lz4 === null) throw new Error('lz4-napi is not installed')
   const blockMax = 1 << (2 * o.bsv + 8)
   const flg = 0x40 | 0x20 | (o.blockChecksum ? 0x10 : 0) | (o.contentSize ? 0x08 : 0) | (o.contentChecksum ? 0x04 : 0)
   const descriptor = [0x04, 0x22, 0x4d, 0x18, flg, o.bsv << 4]
@@ -174,9 +175,13 @@ interface Lz4Reference {
   compressSync(data: Buffer): Buffer
 }
 
-let lz4Reference: Lz4Reference | undefined
-async function loadLz4Reference(): Promise<Lz4Reference> {
-  lz4Reference ??= (await import('lz4-napi')) as unknown as Lz4Reference
+let lz4Reference: Promise<Lz4Reference | null> | undefined
+/** lz4-napi, or null where the optional package is not installed (stored-only frames still decode then). */
+function loadLz4Reference(): Promise<Lz4Reference | null> {
+  lz4Reference ??= import('lz4-napi').then(
+    (m) => m as unknown as Lz4Reference,
+    () => null,
+  )
   return lz4Reference
 }
 
@@ -207,10 +212,11 @@ async function crossCheck(codec: CompressionCodec, version: number, data: Buffer
     const { declared } = zstdBound(data)
     if (declared >= 0 && declared !== out.length) throw new Error(`zstd frames declare ${declared} content bytes, decompress returned ${out.length}`)
   }
-  if (codec === CompressionCodec.Lz4 && version === 0) {
+  const lz4 = codec === CompressionCodec.Lz4 && version === 0 ? await loadLz4Reference() : null
+  if (lz4 !== null) {
     let reference: Buffer
     try {
-      reference = (await loadLz4Reference()).decompressFrameSync(canonicalEndMark(data))
+      reference = lz4.decompressFrameSync(canonicalEndMark(data))
     } catch (err) {
       throw new Error(`lz4 frame accepted here, refused by the reference decoder: ${(err as Error).message}`)
     }
