@@ -358,3 +358,18 @@ describe('optional codec packages', () => {
     })
   }
 })
+
+test('a zstd frame declaring more than its blocks can hold is refused before decompressing', async () => {
+  const { decompress, CompressionCodec } = await import('../src/protocol/compression/index.js')
+  // Frame header: single segment, 4-byte content size 60 MiB; one raw last block of 1 byte.
+  const frame = Buffer.concat([
+    Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
+    Buffer.from([0xa0]), // FCS flag 2 (4 bytes), single segment
+    Buffer.from([0x00, 0x00, 0xc0, 0x03]), // 62914560
+    Buffer.from([0x09, 0x00, 0x00]), // raw block, last, size 1
+    Buffer.from([0x41]),
+  ])
+  const before = process.memoryUsage().arrayBuffers
+  await assert.rejects(decompress(CompressionCodec.Zstd, frame), (e: unknown) => (e as { code?: string }).code === 'PROTOCOL_COMPRESSION')
+  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'no allocation of the declared size')
+})

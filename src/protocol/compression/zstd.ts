@@ -29,6 +29,8 @@ interface Bound {
   bound: number
   /** Sum of the declared frame content sizes, when every frame declares one. */
   declared: number
+  /** False when a frame declares more content than its blocks can hold. */
+  honest: boolean
 }
 
 /** Walks the frames and block headers; throws PROTOCOL_COMPRESSION on malformed structure. */
@@ -37,6 +39,7 @@ export function zstdBound(data: Buffer): Bound {
   let o = 0
   let bound = 0
   let declared = 0
+  let honest = true
   let frames = 0
   if (n === 0) throw corrupt('zstd', 'empty input')
   while (o < n) {
@@ -115,12 +118,13 @@ export function zstdBound(data: Buffer): Bound {
       if (o + 4 > n) throw corrupt('zstd', 'truncated content checksum')
       o += 4
     }
+    if (fcs > frameBound) honest = false
     // A declared content size caps the frame too (a mismatch is checked after decompression).
     bound += fcs >= 0 ? Math.min(fcs, frameBound) : frameBound
     frames++
   }
   if (frames === 0) throw corrupt('zstd', 'no zstd frame in the data')
-  return { bound, declared }
+  return { bound, declared, honest }
 }
 
 export async function zstdCompress(data: Buffer, level?: number): Promise<Buffer> {
@@ -154,8 +158,12 @@ function loadZstdBinding(): Promise<ZstdBinding> {
 }
 
 export async function zstdDecompress(data: Buffer, maxBytes: number): Promise<Buffer> {
-  const { bound, declared } = zstdBound(data)
+  const { bound, declared, honest } = zstdBound(data)
   if (declared > maxBytes) throw tooLarge('zstd', declared, maxBytes)
+  // The blocks bound what a frame can produce, so a larger declared size is
+  // never honest; refusing it here spares the library an allocation of the
+  // declared size for a few corrupt bytes.
+  if (!honest) throw corrupt('zstd', `a frame declares more content than its blocks can hold (${declared} declared, at most ${bound})`)
   if (bound > maxBytes) throw tooLarge('zstd', `up to ${bound}`, maxBytes)
   const zstd = await loadCodec('zstd')
   let out: Buffer
