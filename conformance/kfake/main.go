@@ -53,6 +53,8 @@ func main() {
 	if *sasl {
 		opts = append(opts,
 			kfake.EnableSASL(),
+			// Sessions of 15 s, as on the Apache test brokers, so KIP-368 re-authentication happens in a test.
+			kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "15000"}),
 			kfake.Superuser("PLAIN", "admin", "admin-secret"),
 			kfake.Superuser("PLAIN", "alice", "alice-secret"),
 			kfake.Superuser("SCRAM-SHA-256", "alice", "alice-secret"),
