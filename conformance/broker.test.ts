@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
+import { describeTarget, requires } from './support/target.js'
 
 const env = process.env
-const managed = env.KAFKAWIRE_MANAGED === '1'
 const TIMEOUT_MS = 10_000
 
 interface Address {
@@ -88,18 +88,18 @@ test('every address in KAFKA_BROKERS accepts TCP and answers ApiVersions', { ski
   for (const a of addresses(env.KAFKA_BROKERS)) await assertSpeaksKafka(await tcp(a))
 })
 
-test('a managed cluster listens on 127.0.0.1', { skip: !managed && 'not a managed cluster' }, () => {
+test('a managed cluster listens on 127.0.0.1', requires('managed'), () => {
   for (const list of [env.KAFKA_BROKERS, env.KAFKA_SASL_BROKERS, env.KAFKA_SSL_BROKERS, env.KAFKA_SASL_SSL_BROKERS]) {
     for (const a of addresses(list)) assert.equal(a.host, '127.0.0.1')
   }
 })
 
-test('SASL_PLAINTEXT port answers ApiVersions before authentication', { skip: !managed && 'not a managed cluster' }, async () => {
+test('SASL_PLAINTEXT port answers ApiVersions before authentication', requires('managed', 'sasl'), async () => {
   await assertSpeaksKafka(await tcp(first(env.KAFKA_SASL_BROKERS, 'KAFKA_SASL_BROKERS')))
 })
 
-for (const [label, list] of [['SSL', 'KAFKA_SSL_BROKERS'], ['SASL_SSL', 'KAFKA_SASL_SSL_BROKERS']] as const) {
-  test(`${label} port: TLS with KAFKA_CA is authorized, for 127.0.0.1 and localhost`, { skip: !managed && 'not a managed cluster' }, async () => {
+for (const [label, list, feature] of [['SSL', 'KAFKA_SSL_BROKERS', 'tls'], ['SASL_SSL', 'KAFKA_SASL_SSL_BROKERS', 'sasl-ssl']] as const) {
+  test(`${label} port: TLS with KAFKA_CA is authorized, for 127.0.0.1 and localhost`, requires('managed', feature), async () => {
     const a = first(env[list], list)
     assert.ok(env.KAFKA_CA, 'KAFKA_CA is not set')
     const ca = readFileSync(env.KAFKA_CA)
@@ -111,7 +111,7 @@ for (const [label, list] of [['SSL', 'KAFKA_SSL_BROKERS'], ['SASL_SSL', 'KAFKA_S
   })
 }
 
-test('SSL port: a client that does not trust the CA refuses the broker', { skip: !managed && 'not a managed cluster' }, async () => {
+test('SSL port: a client that does not trust the CA refuses the broker', requires('managed', 'tls'), async () => {
   const a = first(env.KAFKA_SSL_BROKERS, 'KAFKA_SSL_BROKERS')
   await assert.rejects(tls(a, {}), (e: NodeJS.ErrnoException) => {
     assert.match(String(e.code), /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE/)
@@ -119,11 +119,16 @@ test('SSL port: a client that does not trust the CA refuses the broker', { skip:
   })
 })
 
-test('SSL port: a host name outside the certificate is refused', { skip: !managed && 'not a managed cluster' }, async () => {
+test('SSL port: a host name outside the certificate is refused', requires('managed', 'tls'), async () => {
   const a = first(env.KAFKA_SSL_BROKERS, 'KAFKA_SSL_BROKERS')
   assert.ok(env.KAFKA_CA, 'KAFKA_CA is not set')
   await assert.rejects(tls(a, { ca: readFileSync(env.KAFKA_CA), servername: 'broker.invalid' }), (e: NodeJS.ErrnoException) => {
     assert.equal(e.code, 'ERR_TLS_CERT_ALTNAME_INVALID')
     return true
   })
+})
+
+test('the cluster under test, as its brokers describe themselves', { skip: !env.KAFKA_BROKERS && 'KAFKA_BROKERS not set' }, (t) => {
+  // For the log: what the feature declarations of every other test are decided on.
+  t.diagnostic(describeTarget())
 })

@@ -10,6 +10,7 @@ import { Cluster } from '../../src/client/cluster.js'
 import { RequestTimeoutError } from '../../src/client/errors.js'
 import { KafkawireError } from '../../src/protocol/errors.js'
 import { metadata } from '../../src/protocol/messages/metadata.js'
+import { requires } from '../support/target.js'
 import { settlesWithin, sleep, unsupported } from './support.js'
 
 const REQUEST_TIMEOUT = 4000
@@ -96,7 +97,7 @@ const java = spawnSync('java', ['-version'], { stdio: 'ignore' })
 if (java.error !== undefined || java.status !== 0) {
   unsupported('broker failures on a 3-node cluster', `this test starts its own 3 brokers and needs java on PATH (${java.error?.message ?? `exit ${java.status}`})`)
 } else {
-  describe('broker failures on a 3-node cluster', () => {
+  describe('broker failures on a 3-node cluster', requires('three-nodes'), () => {
     const opts = threeNodeOptions()
     let brokers: BrokerCluster | undefined
     let cluster: Cluster

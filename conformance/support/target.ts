@@ -142,7 +142,7 @@ export const FEATURES = {
   quotas: { label: 'client quotas', apis: [48, 49] },
   scram: { label: 'SCRAM credential APIs', apis: [50, 51] },
   // ---- listeners and credentials ----
-  sasl: { label: 'SASL listener', env: ['KAFKA_SASL_BROKERS', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] },
+  sasl: { label: 'SASL_PLAINTEXT listener', env: ['KAFKA_SASL_BROKERS', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] },
   'sasl-same-cluster': {
     label: 'SASL listener on the same cluster',
     needs: ['sasl'],
