@@ -79,9 +79,25 @@ export async function negotiateVersions(conn: Connection, o: NegotiateOptions): 
     if (res.errorCode !== 0) throw new BrokerError(res.errorCode, { broker: conn.address, apiName: 'ApiVersions', apiVersion: version })
     const apis = new Map<number, VersionRange>()
     for (const k of res.apiKeys) apis.set(k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion })
+    correctAdvertisedVersions(apis)
     const finalized = new Map<string, number>()
     for (const f of res.finalizedFeatures) finalized.set(f.name, f.maxVersionLevel)
     return new BrokerVersions(apis, finalized, version)
   }
   throw new BrokerError(35, { broker: conn.address, apiName: 'ApiVersions', apiVersion: version })
+}
+
+/**
+ * Corrects what brokers advertise but do not serve. Apache Kafka 4.x still
+ * lists Produce from v0 (KAFKA-18659: old librdkafka refused to compress
+ * otherwise), although KIP-896 removed Produce v0-v2 and the broker closes
+ * the connection when they are used. The same release removed Fetch v0-v3
+ * without such an exception, so a Fetch minimum of 4 identifies those brokers.
+ */
+export function correctAdvertisedVersions(apis: Map<number, VersionRange>): void {
+  const produce = apis.get(0)
+  const fetch = apis.get(1)
+  if (produce !== undefined && fetch !== undefined && fetch.minVersion >= 4 && produce.minVersion < 3) {
+    apis.set(0, { minVersion: 3, maxVersion: produce.maxVersion })
+  }
 }

@@ -11,6 +11,7 @@ export {
   type RecordBatchPatch,
 } from './encode.js'
 export { decodeRecordBatches, decodeRecordBatchesSync } from './decode.js'
+export { encodeLegacyMessageSet, type LegacyMessageSetOptions } from './legacy-encode.js'
 export type {
   ControlRecord,
   DecodeRecordBatchesOptions,
