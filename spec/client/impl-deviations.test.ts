@@ -3,9 +3,11 @@
 // ("Deviation tolerated: <implementation> ..."); conformance/README.md lists them all.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { Admin } from '../../src/client/admin/index.js'
 import { Cluster } from '../../src/client/cluster.js'
 import { AuthenticationError } from '../../src/client/errors.js'
 import { apiVersions } from '../../src/protocol/messages/api-versions.js'
+import { describeConfigs } from '../../src/protocol/messages/describe-configs.js'
 import { connectionTo, mockBroker, rejection } from '../support/client.js'
 import { reply } from '../support/mock-broker.js'
 
@@ -83,5 +85,40 @@ describe('Tansu: every tagged field of the ApiVersions response, defaults includ
     assert.equal(conn.versions.has(23), false, 'no OffsetForLeaderEpoch')
     assert.equal(conn.versions.featureLevel('transaction.version'), 0)
     assert.equal(conn.versions.featureLevel('group.version'), 0)
+  })
+})
+
+describe('Tansu: a DescribeConfigs request with configuration keys closes the connection', () => {
+  test('describeConfigs with keys asks for every key, as the Java client does, and returns only those asked for', async (t) => {
+    const broker = await mockBroker(t)
+    const asked: unknown[] = []
+    broker.on(describeConfigs, (req) => {
+      const resources = req.body.resources as Array<{ resourceType: number; resourceName: string; configurationKeys: string[] | null }>
+      asked.push(...resources.map((r) => r.configurationKeys))
+      // Tansu 0.6.0 fails to decode any non-null nullable string array ("StringWithoutLength") and hangs up
+      if (resources.some((r) => r.configurationKeys !== null)) return reply({ closeAfterBytes: 0 })
+      const entry = (name: string, value: string) => ({ name, value, readOnly: false, isDefault: false, configSource: 1, isSensitive: false, synonyms: [], configType: 2, documentation: '' })
+      return {
+        throttleTimeMs: 0,
+        results: resources.map((r) => ({
+          errorCode: 0,
+          errorMessage: null,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+          configs: [entry('retention.ms', '1000'), entry('cleanup.policy', 'compact'), entry('segment.bytes', '1048576')],
+        })),
+      }
+    })
+    const admin = new Admin({ brokers: broker.address, defaultTimeoutMs: 5000 })
+    t.after(() => admin.close())
+    const [some, all] = await admin.describeConfigs([
+      { type: 'topic', name: 'a', keys: ['retention.ms', 'cleanup.policy'] },
+      { type: 'topic', name: 'b' },
+    ])
+    assert.equal(some!.error, null)
+    assert.equal(all!.error, null)
+    if (some!.error === null) assert.deepEqual(some!.configs.map((c) => [c.name, c.value]), [['retention.ms', '1000'], ['cleanup.policy', 'compact']])
+    if (all!.error === null) assert.equal(all!.configs.length, 3)
+    assert.deepEqual(asked, [null, null])
   })
 })
