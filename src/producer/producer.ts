@@ -76,6 +76,22 @@ export interface FailureEvent {
 
 const REQUEST_OVERHEAD = 256
 
+/**
+ * Access to a producer's parts for kafkawire's own tests (state that a real
+ * broker cannot be made to reach, such as sequences near int32 max). Not
+ * exported from the package entry point; not a public API.
+ */
+export const PRODUCER_INTERNALS: unique symbol = Symbol('kafkawire.producer.internals')
+
+export interface ProducerInternals {
+  cluster: Cluster
+  config: ResolvedProducerConfig
+  transactions: TransactionManager
+  accumulator: Accumulator
+  pool: BufferPool
+  sender: Sender
+}
+
 export class Producer extends EventEmitter {
   readonly #cluster: Cluster
   readonly #cfg: ResolvedProducerConfig
@@ -126,6 +142,10 @@ export class Producer extends EventEmitter {
         if (this.listenerCount('retry') > 0) this.emit('retry', { topic: b.topic, partition: b.partition, records: b.recordCount, attempt: b.attempts, error } satisfies RetryEvent)
       },
     })
+  }
+
+  get [PRODUCER_INTERNALS](): ProducerInternals {
+    return { cluster: this.#cluster, config: this.#cfg, transactions: this.#tm, accumulator: this.#acc, pool: this.#pool, sender: this.#sender }
   }
 
   /** The transaction state machine's current state (see TransactionManager). */
