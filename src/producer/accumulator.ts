@@ -5,7 +5,7 @@
  * cluster keeps bounded memory instead of buffering without limit.
  */
 import type { RecordInput } from '../protocol/records/index.js'
-import { ProducerBatch, type SendCall } from './batch.js'
+import { ProducerBatch, sequenceAfter, type SendCall } from './batch.js'
 import { BufferExhaustedError } from './errors.js'
 import type { PartitionSequences } from './transaction-manager.js'
 
@@ -17,6 +17,8 @@ export class PartitionQueue {
   /** Requests on the wire for this partition (bounded for ordering). */
   onWire = 0
   sequences: PartitionSequences | null = null
+  /** The last answer said our metadata is stale: wait for the refresh before sending again. */
+  awaitingMetadata = false
 
   constructor(topic: string, partition: number) {
     this.topic = topic
@@ -46,7 +48,8 @@ export class PartitionQueue {
       return
     }
     let i = 0
-    while (i < a.length && a[i]!.sent && a[i]!.baseSequence <= b.baseSequence) i++
+    // Wrap-aware: after int32 max the next sequence is 0, and it still comes later.
+    while (i < a.length && a[i]!.sent && a[i]!.hasSequence && !sequenceAfter(a[i]!.baseSequence, b.baseSequence)) i++
     a.splice(i, 0, b)
   }
 

@@ -201,3 +201,14 @@ export class ProducerBatch {
 export function incrementSequence(seq: number, delta: number): number {
   return seq > 0x7fffffff - delta ? delta - (0x7fffffff - seq) - 1 : seq + delta
 }
+
+/**
+ * Whether sequence `a` comes after `b`. Sequences are 31-bit (they wrap from
+ * int32 max to 0), so they are compared by their distance modulo 2^31 within
+ * half that space (far more than five batches in flight), not by value:
+ * 3 comes after 2147483600.
+ */
+export function sequenceAfter(a: number, b: number): boolean {
+  const d = (a - b) & 0x7fffffff
+  return d !== 0 && d < 0x40000000
+}

@@ -1,3 +1,4 @@
+import type { BackoffOptions } from '../client/backoff.js'
 import type { ClientConfig } from '../client/index.js'
 import { ConfigError } from '../client/errors.js'
 import { CompressionCodec } from '../protocol/compression/index.js'
@@ -73,6 +74,8 @@ export interface ResolvedProducerConfig {
   deliveryTimeoutMs: number
   requestTimeoutMs: number
   retries: number
+  /** Backoff between retries of a batch (the client option retryBackoff). */
+  retryBackoff: BackoffOptions
   maxInFlight: number
   allowAutoTopicCreation: boolean
   circuitBreaker: Required<CircuitBreakerOptions> | null
@@ -169,6 +172,7 @@ export function resolveProducerConfig(o: ProducerOptions): ResolvedProducerConfi
     deliveryTimeoutMs,
     requestTimeoutMs,
     retries,
+    retryBackoff: { ...o.retryBackoff },
     maxInFlight,
     allowAutoTopicCreation: o.allowAutoTopicCreation ?? true,
     circuitBreaker,

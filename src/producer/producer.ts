@@ -281,7 +281,16 @@ export class Producer extends EventEmitter {
           return this.#finishCall(await call)
         }
       }
-      this.#checkOpen()
+      try {
+        this.#checkOpen()
+        // The transaction may have moved on while this call waited for
+        // metadata or memory (commitTransaction() started, an abortable
+        // error): records must not slip into a transaction being committed.
+        this.#tm.checkCanSend()
+      } catch (err) {
+        this.#pool.release(reserve)
+        throw err
+      }
       const txn = this.#tm.isTransactional
       let full = false
       for (let k = 0; k < total; k++) {
@@ -305,23 +314,46 @@ export class Producer extends EventEmitter {
     return results as RecordMetadata[]
   }
 
-  /** Topic metadata, fetched (and auto-created when allowed) within maxBlockMs. */
+  /**
+   * Topic metadata, fetched (and auto-created when allowed) within maxBlockMs.
+   * A topic is usable once its partitions are known; partitions without a
+   * leader right now (an election, a broker down) do not hold up records for
+   * the others: their own records wait in the accumulator (up to
+   * deliveryTimeoutMs), as the reference's waitOnMetadata does.
+   */
   async #topics(topics: string[], signal?: AbortSignal): Promise<Map<string, TopicInfo>> {
     const out = new Map<string, TopicInfo>()
-    const missing: string[] = []
-    for (const t of topics) {
+    const known = (t: string): TopicInfo | undefined => {
       const info = this.#cluster.topic(t)
-      if (info !== undefined && info.partitions.length > 0) out.set(t, info)
+      return info !== undefined && info.partitions.length > 0 ? info : undefined
+    }
+    let missing: string[] = []
+    for (const t of topics) {
+      const info = known(t)
+      if (info !== undefined) out.set(t, info)
       else missing.push(t)
     }
-    if (missing.length > 0) {
-      const infos = await this.#cluster.topicsMetadata(missing, {
-        timeoutMs: this.#cfg.maxBlockMs,
-        allowAutoTopicCreation: this.#cfg.allowAutoTopicCreation,
-        ...(signal ? { signal } : {}),
-      })
-      for (const info of infos) out.set(info.name, info)
-    }
+    if (missing.length === 0) return out
+    this.#cluster.watchTopics(missing)
+    await this.#cluster.withRetry(
+      `metadata for ${missing.join(', ')}`,
+      async () => {
+        await this.#cluster.refreshMetadata(missing, {
+          allowAutoTopicCreation: this.#cfg.allowAutoTopicCreation,
+          ...(signal ? { signal } : {}),
+        })
+        const still: string[] = []
+        for (const t of missing) {
+          const info = known(t)
+          if (info !== undefined) out.set(t, info)
+          else still.push(t)
+        }
+        missing = still
+        // UNKNOWN_TOPIC_OR_PARTITION (retriable): not created yet, or not visible to this broker yet.
+        if (still.length > 0) throw new BrokerError(3, { topic: still[0]! })
+      },
+      { timeoutMs: this.#cfg.maxBlockMs, ...(signal ? { signal } : {}) },
+    )
     return out
   }
 

@@ -12,6 +12,7 @@
  * retries.
  */
 import type { Cluster } from '../client/cluster.js'
+import type { Connection } from '../client/connection.js'
 import { needsMetadataRefresh } from '../client/cluster.js'
 import { backoffDelay } from '../client/backoff.js'
 import { ClosedError, ConnectionError } from '../client/errors.js'
@@ -22,7 +23,7 @@ import { encodeRecordBatch, encodeRecordBatchSync } from '../protocol/records/in
 import type { ResolvedProducerConfig } from './config.js'
 import type { Accumulator, BufferPool, PartitionQueue } from './accumulator.js'
 import type { ProducerBatch } from './batch.js'
-import { DeliveryTimeoutError, RecordTooLargeError } from './errors.js'
+import { DeliveryTimeoutError, RecordTooLargeError, TransactionAbortableError } from './errors.js'
 import type { ProducerMetrics } from './metrics.js'
 import type { TransactionManager } from './transaction-manager.js'
 
@@ -53,6 +54,8 @@ export class Sender {
   readonly #metrics: ProducerMetrics
   readonly #hooks: SenderHooks
   readonly #nodeInFlight = new Map<number, number>()
+  /** Per broker, the last request not yet handed to its connection: requests are written in drain order. */
+  readonly #writeTail = new Map<number, Promise<void>>()
   #scheduled = false
   #timer: NodeJS.Timeout | null = null
   #timerAt = Infinity
@@ -137,10 +140,17 @@ export class Sender {
         (err: KafkawireError) => {
           this.#initError = err
           if (tm.state === 'FATAL_ERROR' || !err.retriable) this.#failAll(err)
-          else this.#wakeAt(Date.now() + backoffDelay(1))
+          else this.#wakeAt(Date.now() + backoffDelay(1, this.#cfg.retryBackoff))
         },
       )
       return
+    }
+    if (tm.isTransactional && tm.state === 'ABORTABLE_ERROR') {
+      // The transaction can only be aborted now: records not sent yet fail at
+      // once instead of waiting for abortTransaction() or their delivery
+      // timeout (reference: RecordAccumulator.abortUndrainedBatches).
+      const cause = tm.lastError
+      this.failQueued(cause instanceof TransactionAbortableError ? cause : new TransactionAbortableError(`the transaction must be aborted: ${cause?.message ?? 'an earlier send failed'}`, {}, cause ?? undefined), (b) => !b.sent)
     }
     if (tm.hasPartitionsToAdd) {
       tm.addPendingPartitions().then(
@@ -149,11 +159,30 @@ export class Sender {
       )
     }
 
-    const now = Date.now()
+    // Drain rounds until nothing more can go: each round takes at most one
+    // batch per partition per request, so a partition with several full
+    // batches gets several requests in flight (up to the limits).
+    let nextWake = Infinity
+    let needMetadata = false
+    for (;;) {
+      const round = this.#drain(Date.now())
+      nextWake = round.nextWake
+      needMetadata ||= round.needMetadata
+      if (round.requests === 0) break
+    }
+    if (needMetadata) this.#refreshMetadata()
+    // The epoch ran out while preparing a partition: get a new producer id.
+    if (this.#cfg.idempotent && !tm.hasProducerId) this.wake()
+    this.#wakeAt(nextWake)
+  }
+
+  #drain(now: number): { requests: number; nextWake: number; needMetadata: boolean } {
+    const tm = this.#tm
     const linger = this.#cfg.lingerMs
     const hurry = this.#flushing > 0 || this.#closing
     let nextWake = Infinity
     let needMetadata = false
+    let requests = 0
     const perNode = new Map<number, PartitionQueue[]>()
 
     for (const q of this.#acc.queues()) {
@@ -168,6 +197,11 @@ export class Sender {
       if (head.retryAt > now) {
         nextWake = Math.min(nextWake, head.retryAt)
         continue
+      }
+      // Sending again before the refresh lands would go to the same stale leader.
+      if (q.awaitingMetadata) {
+        if (this.#refreshing) continue
+        q.awaitingMetadata = false
       }
       if (!tm.isPartitionReady(q.topic, q.partition)) continue
       const leader = this.#cluster.leaderFor(q.topic, q.partition)
@@ -197,20 +231,21 @@ export class Sender {
       }
       if (batches.length === 0) continue
       this.#nodeInFlight.set(node, inflight + 1)
+      requests++
       void this.#sendRequest(node, batches)
     }
-
-    if (needMetadata) this.#refreshMetadata()
-    this.#wakeAt(nextWake)
+    return { requests, nextWake, needMetadata }
   }
 
   #partitionCanSend(q: PartitionQueue, head: ProducerBatch): boolean {
     if (!this.#cfg.idempotent) {
-      // acks=0 has no answers to wait for; TCP keeps the order.
+      // acks=0 has no answers to wait for; requests are written in order.
       return this.#cfg.acks === 0 || q.onWire === 0
     }
     const seq = (q.sequences ??= this.#tm.partition(q.topic, q.partition))
     this.#tm.prepare(seq)
+    // An exhausted epoch dropped the producer id: nothing goes out until a new one arrives.
+    if (!this.#tm.hasProducerId) return false
     if (head.sent) return this.#tm.canRetry(seq, head)
     return seq.onWire < this.#cfg.maxInFlight && this.#tm.canSendFresh(seq)
   }
@@ -304,10 +339,35 @@ export class Sender {
     this.wake()
   }
 
+  /**
+   * Encodes the batches and sends one Produce request. Encoding (compression
+   * runs off the event loop) and connecting are asynchronous, so a request
+   * drained later could be ready first; requests to a broker are therefore
+   * handed to its connection in drain order, or a partition's batches could
+   * reach the broker out of order.
+   */
   async #produce(node: number, batches: Array<[PartitionQueue, ProducerBatch]>): Promise<ProduceOutcome> {
-    const conn = await this.#cluster.connectionTo(node, 'default')
+    const encoding = Promise.all(batches.map(([, b]) => this.#encode(b)))
+    encoding.catch(() => undefined)
+    const previous = this.#writeTail.get(node)
+    let handedOver!: () => void
+    const mine = new Promise<void>((resolve) => (handedOver = resolve))
+    this.#writeTail.set(node, mine)
+    let response: Promise<ProduceOutcome>
+    try {
+      if (previous !== undefined) await previous
+      const conn = await this.#cluster.connectionTo(node, 'default')
+      response = this.#write(conn, batches, await encoding)
+    } finally {
+      handedOver()
+      if (this.#writeTail.get(node) === mine) this.#writeTail.delete(node)
+    }
+    return response
+  }
+
+  /** Hands the request to the connection now (synchronously) and returns the answer to come. */
+  #write(conn: Connection, batches: Array<[PartitionQueue, ProducerBatch]>, encoded: Buffer[]): Promise<ProduceOutcome> {
     const version = conn.pickVersion(produce, this.#tm.maxProduceVersion())
-    const encoded = await Promise.all(batches.map(([, b]) => this.#encode(b)))
     const byTopic = new Map<string, Array<{ index: number; records: Buffer }>>()
     batches.forEach(([, b], i) => {
       let l = byTopic.get(b.topic)
@@ -327,16 +387,22 @@ export class Sender {
       topicData,
     }
     if (this.#cfg.acks === 0) {
-      await conn.send(produce, body, { version, expectResponse: false })
-      return 'no-response' as const
+      return conn.send(produce, body, { version, expectResponse: false }).then(() => 'no-response' as const)
     }
-    const res = await conn.send(produce, body, { version, timeoutMs: this.#cfg.requestTimeoutMs })
-    const out = new Map<string, PartitionResponse>()
-    for (const t of res.responses) {
-      const name = version >= 13 ? this.#cluster.topicNameById(t.topicId) ?? t.name : t.name
-      for (const p of t.partitionResponses) out.set(`${name}\0${p.index}`, p)
-    }
-    return out
+    return conn.send(produce, body, { version, timeoutMs: this.#cfg.requestTimeoutMs }).then((res) => {
+      const out = new Map<string, PartitionResponse>()
+      for (const t of res.responses) {
+        const name = version >= 13 ? this.#cluster.topicNameById(t.topicId) ?? t.name : t.name
+        for (const p of t.partitionResponses) out.set(`${name}\0${p.index}`, p)
+      }
+      return out
+    })
+  }
+
+  /** A batch the broker has (proven by a later acknowledgement), whose offset we do not know. */
+  #completeWritten(b: ProducerBatch): void {
+    b.complete(-1n, null)
+    this.#finish(b, Date.now() - b.createdAt)
   }
 
   #onBatchError(q: PartitionQueue, b: ProducerBatch, code: number, logStartOffset: bigint, err: KafkawireError): void {
@@ -366,27 +432,36 @@ export class Sender {
     }
     const retriable = err.retriable || needsMetadataRefresh(err)
     const verdict = q.sequences ? this.#tm.onError(b, q.sequences, code, logStartOffset, retriable) : retriable ? 'retry' : 'fail'
+    if (verdict === 'written') {
+      this.#completeWritten(b)
+      return
+    }
     const inTime = now - b.createdAt < this.#cfg.deliveryTimeoutMs
-    if (verdict === 'retry' && b.attempts <= this.#cfg.retries && inTime && !this.#stopped) {
-      b.retryAt = now + backoffDelay(b.attempts - 1)
+    // A transaction being aborted (or that must be) does not retry: the
+    // abort would wait for the retries, and their records are discarded anyway.
+    const ending = this.#tm.isTransactional && this.#tm.state !== 'IN_TRANSACTION' && this.#tm.state !== 'COMMITTING'
+    if (verdict === 'retry' && b.attempts <= this.#cfg.retries && inTime && !this.#stopped && !ending) {
+      b.retryAt = now + backoffDelay(b.attempts - 1, this.#cfg.retryBackoff)
       q.requeue(b)
       this.#metrics.retried(b.recordCount)
       this.#hooks.onRetry(b, err)
-      if (needsMetadataRefresh(err)) this.#refreshMetadata()
+      if (needsMetadataRefresh(err)) {
+        q.awaitingMetadata = true
+        this.#refreshMetadata()
+      }
       return
     }
     if (verdict === 'retry' && !inTime) {
       err = new DeliveryTimeoutError(`${b.recordCount} record(s) for ${b.topic}-${b.partition} were not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs}); last error: ${err.message}`, err.context, err)
     }
-    if (FENCING_CODES.has(code) && this.#tm.isTransactional) {
-      this.#tm.fatal(err)
-    } else if (this.#tm.isTransactional) {
-      this.#tm.abortable(err)
-    }
+    if (FENCING_CODES.has(code) && this.#tm.isTransactional) this.#tm.fatal(err)
     this.#giveUp(q, b, err)
   }
 
   #giveUp(q: PartitionQueue, b: ProducerBatch, err: KafkawireError): void {
+    // A transaction that lost a record cannot commit, however the record was
+    // lost (refused, retries exhausted, expired): it must be aborted.
+    if (this.#tm.isTransactional) this.#tm.abortable(err)
     if (q.sequences) this.#tm.onGiveUp(b, q.sequences)
     b.fail(err)
     this.#pool.release(b.reserved)

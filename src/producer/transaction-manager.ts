@@ -29,7 +29,7 @@ import { addPartitionsToTxn } from '../protocol/messages/add-partitions-to-txn.j
 import { endTxn } from '../protocol/messages/end-txn.js'
 import { initProducerId } from '../protocol/messages/init-producer-id.js'
 import { txnOffsetCommit } from '../protocol/messages/txn-offset-commit.js'
-import { incrementSequence, type ProducerBatch } from './batch.js'
+import { incrementSequence, sequenceAfter, type ProducerBatch } from './batch.js'
 import { ProducerFatalError, ProducerFencedError, TransactionAbortableError, TransactionStateError } from './errors.js'
 
 export type TxnState =
@@ -43,7 +43,7 @@ export type TxnState =
   | 'FATAL_ERROR'
 
 const TRANSITIONS: Record<TxnState, readonly TxnState[]> = {
-  UNINITIALIZED: ['READY'],
+  UNINITIALIZED: ['READY', 'INITIALIZING'],
   INITIALIZING: ['UNINITIALIZED', 'ABORTING', 'INITIALIZING'],
   READY: ['INITIALIZING', 'COMMITTING', 'ABORTING'],
   IN_TRANSACTION: ['READY'],
@@ -98,7 +98,8 @@ export class PartitionSequences {
     if (this.inFlight.includes(b)) return
     const a = this.inFlight
     let i = a.length
-    while (i > 0 && a[i - 1]!.baseSequence > b.baseSequence) i--
+    // Sequences wrap at int32 max: order them within the window, not by value.
+    while (i > 0 && sequenceAfter(a[i - 1]!.baseSequence, b.baseSequence)) i--
     a.splice(i, 0, b)
   }
 
@@ -132,7 +133,8 @@ export interface TxnOffset {
   metadata?: string | null
 }
 
-export type BatchVerdict = 'retry' | 'fail'
+/** 'written': a later batch of the same epoch was acknowledged, so the broker has this one (its offset is unknown). */
+export type BatchVerdict = 'retry' | 'fail' | 'written'
 
 export class TransactionManager {
   readonly transactionalId: string | null
@@ -235,6 +237,10 @@ export class TransactionManager {
   abortable(err: KafkawireError): void {
     if (!this.isTransactional) return
     if (this.#state === 'ABORTING' || this.#state === 'FATAL_ERROR') return
+    // Only a transaction in progress can become abortable. Outside one (a
+    // late failure after the transaction ended) there is nothing to abort,
+    // and this runs in the sender, where an illegal transition must not throw.
+    if (this.#state !== 'IN_TRANSACTION' && this.#state !== 'COMMITTING' && this.#state !== 'ABORTABLE_ERROR') return
     // Without TV2 or a client-side bump the broker cannot fence what was
     // already sent, so continuing would be unsafe (reference:
     // transitionToAbortableErrorOrFatalError).
@@ -243,6 +249,8 @@ export class TransactionManager {
       return
     }
     if (!this.#tv2) this.#epochBumpRequired = true
+    // Already abortable: keep the first cause, it is the one worth reporting.
+    if (this.#state === 'ABORTABLE_ERROR') return
     this.#transition('ABORTABLE_ERROR', err instanceof TransactionAbortableError ? err : new TransactionAbortableError(err.message, err.context, err))
   }
 
@@ -262,7 +270,7 @@ export class TransactionManager {
       .catch((err: unknown) => {
         const e = err instanceof KafkawireError ? err : new ProducerFatalError(String(err))
         if (isFatalInit(e)) this.fatal(e)
-        else this.#state = 'UNINITIALIZED' // back to the start: a later call retries
+        else this.#transition('UNINITIALIZED') // back to the start: a later call retries
         throw e
       })
       .finally(() => {
@@ -376,8 +384,13 @@ export class TransactionManager {
     }
     if (p.resetRequested) {
       if (p.bump && !this.isTransactional && p.epoch === this.producerEpoch && p.producerId === this.producerId) this.#bumpEpoch()
-      p.resetRequested = false
       p.bump = false
+      // The epoch was exhausted and the producer id dropped: restart once
+      // InitProducerId has given a new one (never stamp producer id -1).
+      if (!this.hasProducerId) return
+      p.resetRequested = false
+      // Sequences of the old epoch mean nothing in the new one.
+      p.unresolvedNext = -1
       this.#restart(p)
       return
     }
@@ -405,7 +418,7 @@ export class TransactionManager {
     if (this.producerEpoch >= 0x7fff) {
       this.producerId = -1n
       this.producerEpoch = -1
-      this.#state = 'UNINITIALIZED'
+      this.#transition('UNINITIALIZED')
       return
     }
     this.producerEpoch++
@@ -431,11 +444,21 @@ export class TransactionManager {
     p.removeInFlight(b)
     if (b.producerEpoch === p.epoch && b.producerId === p.producerId) {
       const last = b.lastSequence
-      if (p.lastAckedSequence === NO_ACKED || seqAfter(last, p.lastAckedSequence)) p.lastAckedSequence = last
+      if (p.lastAckedSequence === NO_ACKED || sequenceAfter(last, p.lastAckedSequence)) p.lastAckedSequence = last
       if (baseOffset >= 0n) p.lastAckedOffset = baseOffset + BigInt(b.recordCount - 1)
       // A later batch succeeding proves the given-up one was written.
-      if (p.unresolvedNext >= 0 && (b.baseSequence === p.unresolvedNext || seqAfter(b.baseSequence, p.unresolvedNext))) p.unresolvedNext = -1
+      if (p.unresolvedNext >= 0 && (b.baseSequence === p.unresolvedNext || sequenceAfter(b.baseSequence, p.unresolvedNext))) p.unresolvedNext = -1
     }
+  }
+
+  #implicitlyAcked(p: PartitionSequences, b: ProducerBatch): boolean {
+    return (
+      b.hasSequence &&
+      b.producerId === p.producerId &&
+      b.producerEpoch === p.epoch &&
+      p.lastAckedSequence !== NO_ACKED &&
+      !sequenceAfter(b.lastSequence, p.lastAckedSequence)
+    )
   }
 
   /** A batch that will not be sent again (failed or expired). */
@@ -444,7 +467,11 @@ export class TransactionManager {
     p.removeInFlight(b)
     if (wasInFlight && b.sent) {
       const next = incrementSequence(b.lastSequence, 1)
-      p.unresolvedNext = p.unresolvedNext < 0 || seqAfter(next, p.unresolvedNext) ? next : p.unresolvedNext
+      p.unresolvedNext = p.unresolvedNext < 0 || sequenceAfter(next, p.unresolvedNext) ? next : p.unresolvedNext
+      // The partition's sequences now have a hole the broker may or may not
+      // have filled. Under Transactions V1 the epoch stays the same after
+      // EndTxn, so the abort must move to a new epoch (V2 always does).
+      if (this.isTransactional) this.#epochBumpRequired = true
     }
   }
 
@@ -454,6 +481,14 @@ export class TransactionManager {
    * batch stays in the partition's unfinished list on 'retry'.
    */
   onError(b: ProducerBatch, p: PartitionSequences, code: number, logStartOffset: bigint, retriable: boolean): BatchVerdict {
+    // The broker only accepts a producer's sequences in order, so once a
+    // later batch of the same epoch was acknowledged this one was written,
+    // whatever this answer says (a retry of it can be refused as out of
+    // order once it left the broker's five-batch window).
+    if (this.#implicitlyAcked(p, b)) {
+      p.removeInFlight(b)
+      return 'written'
+    }
     if (code === E.UNKNOWN_PRODUCER_ID) {
       if (logStartOffset === -1n) return 'retry'
       if (b.producerEpoch !== p.epoch || b.producerId !== p.producerId) return 'retry'
@@ -508,14 +543,18 @@ export class TransactionManager {
   /** Notes that the transaction writes to this partition (V1 queues an AddPartitionsToTxn). */
   maybeAddPartition(topic: string, partition: number): void {
     if (!this.isTransactional) return
-    this.#transactionStarted = true
-    if (this.#tv2) return
+    if (this.#tv2) {
+      // V2: the Produce request itself adds the partition (KIP-890).
+      this.#transactionStarted = true
+      return
+    }
     const key = `${topic}\0${partition}`
     if (!this.#inTxn.has(key)) this.#toAdd.set(key, { topic, partition })
   }
 
+  /** Whether AddPartitionsToTxn should be sent now: partitions wait and the transaction is still going. */
   get hasPartitionsToAdd(): boolean {
-    return this.#toAdd.size > 0 && this.#adding === null
+    return this.#toAdd.size > 0 && this.#adding === null && (this.#state === 'IN_TRANSACTION' || this.#state === 'COMMITTING')
   }
 
   /** Transactions V1: AddPartitionsToTxn for the partitions written since the last call. */
@@ -550,12 +589,16 @@ export class TransactionManager {
             }
           }
         },
-        { timeoutMs: this.#timeoutMs },
+        // Brokers advertise v4+, which is for broker-to-broker verification
+        // (KIP-890 part 1); clients use v3 at most (AddPartitionsToTxnRequest.Builder.forClient).
+        { timeoutMs: this.#timeoutMs, maxVersion: 3 },
       )
       for (const [key] of batch) {
         this.#toAdd.delete(key)
         this.#inTxn.add(key)
       }
+      // V1: the coordinator knows of the transaction once a partition was added.
+      this.#transactionStarted = true
     })()
       .catch((err: unknown) => {
         const e = err instanceof KafkawireError ? err : new ProducerFatalError(String(err))
@@ -574,9 +617,9 @@ export class TransactionManager {
     this.#requireTransactional('sendOffsetsToTransaction')
     this.checkCanSend()
     const txnId = this.transactionalId!
-    this.#transactionStarted = true
     try {
-      if (!this.#tv2) {
+      if (this.#tv2) this.#transactionStarted = true
+      else {
         await this.#cluster.sendToCoordinator(
           'transaction',
           txnId,
@@ -587,6 +630,7 @@ export class TransactionManager {
           },
           { timeoutMs: this.#timeoutMs },
         )
+        this.#transactionStarted = true
       }
       const byTopic = new Map<string, TxnOffset[]>()
       for (const o of offsets) {
@@ -659,7 +703,9 @@ export class TransactionManager {
   beginAbort(): void {
     this.#requireTransactional('abortTransaction')
     if (this.#state === 'FATAL_ERROR') throw this.#fatalFor('abort')
-    if (this.#state !== 'IN_TRANSACTION' && this.#state !== 'ABORTABLE_ERROR') {
+    // ABORTING: an earlier abort failed with a retriable error (its deadline
+    // passed); aborting again resumes it.
+    if (this.#state !== 'IN_TRANSACTION' && this.#state !== 'ABORTABLE_ERROR' && this.#state !== 'ABORTING') {
       throw new TransactionStateError(`cannot abort in state ${this.#state}`, this.#ctx())
     }
     this.#toAdd.clear()
@@ -689,9 +735,11 @@ export class TransactionManager {
           (res, version) => {
             if (res.errorCode !== 0) throw txnError(res.errorCode, this.#ctx(), 'EndTxn')
             if (version >= 5 && res.producerId >= 0n) {
-              // KIP-890: every EndTxn v5 bumps the epoch (or a new id when exhausted).
+              // KIP-890: every EndTxn v5 bumps the epoch (or a new id when exhausted),
+              // so every partition starts again at sequence 0.
               this.producerId = res.producerId
               this.producerEpoch = res.producerEpoch
+              this.#resetAllSequences()
             }
           },
           // EndTxn v5 means Transactions V2 to the broker (KIP-890).
@@ -702,6 +750,8 @@ export class TransactionManager {
     } catch (err) {
       const e = err instanceof KafkawireError ? err : new ProducerFatalError(String(err))
       if (isFencing(e) || e.code === 'INVALID_TXN_STATE' || e.code === 'INVALID_PRODUCER_ID_MAPPING') this.fatal(e)
+      // An abort that is itself refused as abortable would loop (reference: EndTxnHandler).
+      else if (!commit && e.code === 'TRANSACTION_ABORTABLE') this.fatal(new ProducerFatalError(`failed to abort the transaction: ${e.message}`, this.#ctx(), e))
       else if (commit) this.abortable(e)
       throw e
     }
@@ -710,7 +760,9 @@ export class TransactionManager {
     this.#transactionStarted = false
     this.#inTxn.clear()
     this.#toAdd.clear()
-    this.#resetAllSequences()
+    // Under Transactions V1 the epoch is unchanged, so sequences go on where
+    // they are: the broker expects the next one, not 0. They restart only
+    // when the producer id or epoch changed (EndTxn v5 or a bump above).
     this.#transition('READY')
   }
 
@@ -718,12 +770,6 @@ export class TransactionManager {
     // CONCURRENT_TRANSACTIONS while the coordinator completes the abort is retriable.
     await this.#initProducerId(this.producerId, this.producerEpoch)
   }
-}
-
-function seqAfter(a: number, b: number): boolean {
-  // Sequences wrap at int32 max; compare within a window.
-  const d = (a - b) | 0
-  return d > 0
 }
 
 function isFencing(e: KafkawireError): boolean {
