@@ -110,13 +110,31 @@ export const FEATURES = {
     finalized: { 'transaction.version': 2 },
   },
   'legacy-formats': {
-    // Produce v0-v2 carry message format v0/v1. Apache Kafka 4 removed them (KIP-896), kfake never had them.
+    // Produce v0-v2 carry message format v0/v1. Apache Kafka 4 removed them (KIP-896; it still advertises
+    // Produce v0, which src/client/versions.ts corrects), kfake never had them.
     label: 'legacy message formats (Produce v0-v2)',
     apis: [0],
+    // Tansu 0.6.0 advertises Produce v0-v2, but decodes every record set as a v2 batch: magic 0/1 fail
+    // their CRC and it closes the connection.
+    lacking: { tansu: 'advertises Produce v0-v2 but reads every record set as a v2 batch and closes the connection' },
     check: (c) => {
       const min = c.apis.get(0)!.minVersion
       return min <= 2 ? null : `Produce starts at v${min}`
     },
+  },
+  'list-offsets-v0': {
+    label: 'ListOffsets v0',
+    apis: [2],
+    check: (c) => (c.apis.get(2)!.minVersion === 0 ? null : `ListOffsets starts at v${c.apis.get(2)!.minVersion}`),
+    // Tansu 0.6.0 answers ListOffsets v0 without the OldStyleOffsets array: the response ends early.
+    lacking: { tansu: 'answers v0 without its OldStyleOffsets array' },
+  },
+  'list-offsets-latest': {
+    label: 'ListOffsets latest (the log end offset)',
+    apis: [2],
+    // Tansu 0.6.0 answers the base offset of the last batch plus one: after batches of three records at
+    // offsets 0, 3 and 6 it says 7, not 9. Fetch reports the right high watermark.
+    lacking: { tansu: 'answers the base offset of the last batch + 1' },
   },
   // ---- consumer ----
   'classic-groups': { label: 'classic consumer groups', apis: [10, 11, 12, 13, 14, 8, 9] },
