@@ -7,7 +7,10 @@ import { Admin } from '../../src/client/admin/index.js'
 import { Cluster } from '../../src/client/cluster.js'
 import { AuthenticationError } from '../../src/client/errors.js'
 import { apiVersions } from '../../src/protocol/messages/api-versions.js'
+import { consumerGroupDescribe } from '../../src/protocol/messages/consumer-group-describe.js'
 import { describeConfigs } from '../../src/protocol/messages/describe-configs.js'
+import { describeGroups } from '../../src/protocol/messages/describe-groups.js'
+import { findCoordinator } from '../../src/protocol/messages/find-coordinator.js'
 import { connectionTo, mockBroker, rejection } from '../support/client.js'
 import { reply } from '../support/mock-broker.js'
 
@@ -120,5 +123,30 @@ describe('Tansu: a DescribeConfigs request with configuration keys closes the co
     if (some!.error === null) assert.deepEqual(some!.configs.map((c) => [c.name, c.value]), [['retention.ms', '1000'], ['cleanup.policy', 'compact']])
     if (all!.error === null) assert.equal(all!.configs.length, 3)
     assert.deepEqual(asked, [null, null])
+  })
+})
+
+describe('Tansu: ConsumerGroupDescribe without ConsumerGroupHeartbeat answers every group id as an empty consumer group', () => {
+  test('describeGroups asks such a coordinator with DescribeGroups only: a classic group keeps its members', async (t) => {
+    const broker = await mockBroker(t)
+    broker.versionOverrides.set(68, null) // no ConsumerGroupHeartbeat: no KIP-848 groups
+    broker.on(findCoordinator, (req) =>
+      req.apiVersion >= 4
+        ? { coordinators: req.body.coordinatorKeys.map((key: string) => ({ key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null })) }
+        : { nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null },
+    )
+    // what Tansu 0.6.0 answers for any group id
+    broker.on(consumerGroupDescribe, (req) => ({
+      groups: req.body.groupIds.map((groupId: string) => ({ errorCode: 0, groupId, groupState: 'Empty', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] })),
+    }))
+    broker.on(describeGroups, (req) => ({
+      groups: req.body.groups.map((groupId: string) => ({ errorCode: 0, groupId, groupState: 'Stable', protocolType: 'consumer', protocolData: 'range', members: [] })),
+    }))
+    const admin = new Admin({ brokers: broker.address, defaultTimeoutMs: 5000 })
+    t.after(() => admin.close())
+    const [g] = await admin.describeGroups(['orders'])
+    assert.equal(g!.error, null, g!.error?.message)
+    if (g!.error === null) assert.deepEqual([g!.type, g!.state], ['classic', 'Stable'])
+    assert.equal(broker.requestsOf(consumerGroupDescribe).length, 0)
   })
 })

@@ -22,6 +22,7 @@ import { listOffsets, type OffsetSpec } from './offsets.js'
 import { authorizedOperations, type AclOperation, type BrokerFailure, type Outcome, type TopicPartition } from './types.js'
 
 const GROUP_ID_NOT_FOUND = 69
+const CONSUMER_GROUP_HEARTBEAT = 68
 const UNSUPPORTED_VERSION = 35
 
 /**
@@ -216,7 +217,11 @@ export async function describeGroups(ctx: AdminContext, op: Op, groupIds: string
     const { byNode, steps } = await ctx.coordinators<ClassicGroupDescription | ConsumerGroupDescription>('group', pending, op)
     const answered = await ctx.perCoordinator('group', byNode, async (node, ids) => {
       const out = new Map<string, Step<ClassicGroupDescription | ConsumerGroupDescription>>()
-      const consumerApi = await ctx.supports(node, consumerGroupDescribe.apiKey, op)
+      // Deviation tolerated: Tansu 0.6 advertises ConsumerGroupDescribe without ConsumerGroupHeartbeat (it
+      // has no KIP-848 groups) and answers it for any group id, classic or unknown, as an empty consumer
+      // group. A coordinator without ConsumerGroupHeartbeat has no consumer groups to describe: ask it with
+      // DescribeGroups only. (Test: spec/client/impl-deviations.test.ts.)
+      const consumerApi = (await ctx.supports(node, consumerGroupDescribe.apiKey, op)) && (await ctx.supports(node, CONSUMER_GROUP_HEARTBEAT, op))
       const viaConsumer = consumerApi ? ids.filter((id) => !classicOnly.has(id)) : []
       if (viaConsumer.length > 0) {
         const { res, version } = await ctx.send(node, consumerGroupDescribe, () => ({ groupIds: viaConsumer, includeAuthorizedOperations }), op)
