@@ -11,8 +11,9 @@ import { consumerGroupDescribe } from '../../src/protocol/messages/consumer-grou
 import { describeConfigs } from '../../src/protocol/messages/describe-configs.js'
 import { describeGroups } from '../../src/protocol/messages/describe-groups.js'
 import { findCoordinator } from '../../src/protocol/messages/find-coordinator.js'
+import { listTransactions } from '../../src/protocol/messages/list-transactions.js'
 import { connectionTo, mockBroker, rejection } from '../support/client.js'
-import { reply } from '../support/mock-broker.js'
+import { MockBroker, reply } from '../support/mock-broker.js'
 
 const SASL_AUTHENTICATE = 36
 
@@ -148,5 +149,36 @@ describe('Tansu: ConsumerGroupDescribe without ConsumerGroupHeartbeat answers ev
     assert.equal(g!.error, null, g!.error?.message)
     if (g!.error === null) assert.deepEqual([g!.type, g!.state], ['classic', 'Stable'])
     assert.equal(broker.requestsOf(consumerGroupDescribe).length, 0)
+  })
+})
+
+describe('kfake: every broker answers ListTransactions with every transaction', () => {
+  test('listTransactions lists each transactional id once, as its coordinator does', async (t) => {
+    const brokers = await MockBroker.cluster(2)
+    t.after(() => Promise.all(brokers.map((b) => b.close())))
+    const [b1, b2] = brokers as [MockBroker, MockBroker]
+    for (const b of brokers) {
+      // kfake: the whole cluster's transactions, from whichever broker is asked
+      b.on(listTransactions, () => ({
+        errorCode: 0,
+        unknownStateFilters: [],
+        transactionStates: [
+          { transactionalId: 'orders', producerId: 7n, transactionState: 'Ongoing' },
+          { transactionalId: 'payments', producerId: 8n, transactionState: 'CompleteCommit' },
+        ],
+      }))
+      // 'orders' is coordinated by broker 2, 'payments' by broker 1
+      b.on(findCoordinator, (req) => {
+        const at = (key: string) => (key === 'orders' ? b2 : b1)
+        return req.apiVersion >= 4
+          ? { coordinators: req.body.coordinatorKeys.map((key: string) => ({ key, nodeId: at(key).nodeId, host: at(key).host, port: at(key).port, errorCode: 0, errorMessage: null })) }
+          : { nodeId: at(req.body.key).nodeId, host: at(req.body.key).host, port: at(req.body.key).port, errorCode: 0, errorMessage: null }
+      })
+    }
+    const admin = new Admin({ brokers: b1.address, defaultTimeoutMs: 5000 })
+    t.after(() => admin.close())
+    const res = await admin.listTransactions()
+    assert.deepEqual(res.errors, [])
+    assert.deepEqual(res.transactions.map((x) => [x.transactionalId, x.state, x.coordinator]), [['orders', 'Ongoing', 2], ['payments', 'CompleteCommit', 1]])
   })
 })

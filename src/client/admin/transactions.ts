@@ -175,6 +175,17 @@ export async function listTransactions(ctx: AdminContext, op: Op, o: ListTransac
     if ('ok' in s) out.transactions.push(...s.ok)
     else out.errors.push({ nodeId: Number(node), error: s.fail })
   }
+  // Deviation tolerated: kfake answers ListTransactions on every broker with every transaction, not only
+  // the ones that broker coordinates. An id listed by several brokers is kept once, as its coordinator
+  // lists it (the first listing when the lookup fails). (Test: spec/client/impl-deviations.test.ts.)
+  const seen = new Map<string, TransactionListing[]>()
+  for (const t of out.transactions) seen.set(t.transactionalId, [...(seen.get(t.transactionalId) ?? []), t])
+  for (const [id, listings] of seen) {
+    if (listings.length < 2) continue
+    const coordinator = await ctx.cluster.coordinator('transaction', id, { signal: op.signal }).catch(() => -1)
+    const keep = listings.find((t) => t.coordinator === coordinator) ?? listings[0]!
+    out.transactions = out.transactions.filter((t) => t.transactionalId !== id || t === keep)
+  }
   out.transactions.sort((a, b) => (a.transactionalId < b.transactionalId ? -1 : a.transactionalId > b.transactionalId ? 1 : 0))
   return out
 }
