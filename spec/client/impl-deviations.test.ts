@@ -11,6 +11,7 @@ import { consumerGroupDescribe } from '../../src/protocol/messages/consumer-grou
 import { describeConfigs } from '../../src/protocol/messages/describe-configs.js'
 import { describeGroups } from '../../src/protocol/messages/describe-groups.js'
 import { findCoordinator } from '../../src/protocol/messages/find-coordinator.js'
+import { listPartitionReassignments } from '../../src/protocol/messages/list-partition-reassignments.js'
 import { listTransactions } from '../../src/protocol/messages/list-transactions.js'
 import { connectionTo, mockBroker, rejection } from '../support/client.js'
 import { MockBroker, reply } from '../support/mock-broker.js'
@@ -180,5 +181,27 @@ describe('kfake: every broker answers ListTransactions with every transaction', 
     const res = await admin.listTransactions()
     assert.deepEqual(res.errors, [])
     assert.deepEqual(res.transactions.map((x) => [x.transactionalId, x.state, x.coordinator]), [['orders', 'Ongoing', 2], ['payments', 'CompleteCommit', 1]])
+  })
+})
+
+describe('Tansu: ListPartitionReassignments lists every partition, none of them moving', () => {
+  test('listPartitionReassignments returns only partitions that add or remove replicas', async (t) => {
+    const broker = await mockBroker(t)
+    broker.on(listPartitionReassignments, () => ({
+      errorCode: 0,
+      errorMessage: null,
+      topics: [
+        {
+          name: 'orders',
+          partitions: [
+            { partitionIndex: 0, replicas: [111], addingReplicas: [], removingReplicas: [] }, // Tansu: every partition
+            { partitionIndex: 1, replicas: [1, 2, 3], addingReplicas: [3], removingReplicas: [1] }, // really moving
+          ],
+        },
+      ],
+    }))
+    const admin = new Admin({ brokers: broker.address, defaultTimeoutMs: 5000 })
+    t.after(() => admin.close())
+    assert.deepEqual((await admin.listPartitionReassignments()).map((r) => [r.topic, r.partition]), [['orders', 1]])
   })
 })
