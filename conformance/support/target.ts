@@ -146,8 +146,19 @@ export const FEATURES = {
   'describe-cluster': { label: 'DescribeCluster', apis: [60] },
   'describe-configs': { label: 'DescribeConfigs', apis: [32] },
   'alter-configs': { label: 'IncrementalAlterConfigs', apis: [44] },
+  'alter-config-lists': {
+    label: 'IncrementalAlterConfigs APPEND and SUBTRACT',
+    needs: ['alter-configs'],
+    // A panic in Tansu poisons the lock around its in-memory storage: every later request fails too, so
+    // these must never be sent to it.
+    lacking: { tansu: 'panics on APPEND and SUBTRACT (todo!), which breaks the broker for every later request' },
+  },
   'create-partitions': { label: 'CreatePartitions', apis: [37] },
-  'delete-records': { label: 'DeleteRecords', apis: [21] },
+  'delete-records': {
+    label: 'DeleteRecords',
+    apis: [21],
+    lacking: { tansu: 'advertises DeleteRecords v0-2 but panics (todo!), which breaks the broker for every later request' },
+  },
   'delete-groups': { label: 'DeleteGroups', apis: [42] },
   'offset-delete': { label: 'OffsetDelete', apis: [47] },
   'describe-topic-partitions': { label: 'DescribeTopicPartitions (KIP-966)', apis: [75] },
