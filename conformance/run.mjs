@@ -77,11 +77,10 @@ function step(title, args, stepEnv) {
 const fmt = (r) => `${r.ok ? 'ok' : `FAILED (${r.why})`} ${r.secs.toFixed(1)} s`
 
 /** The test files under node:test, counted by conformance/support/reporter.mjs. Resolves { ok, secs, why, report }. */
-async function runTests(label, stepEnv) {
-  const files = testFiles(join(root, 'conformance'))
+async function runTests(label, stepEnv, files = testFiles(join(root, 'conformance'))) {
   const out = join(work, `${label.replace(/[^\w.-]/g, '_')}.json`)
   rmSync(out, { force: true })
-  const r = await step(`${label}: conformance tests (${files.length} files)`, [
+  const r = await step(`${label}: conformance tests (${files.length} file${files.length === 1 ? '' : 's'})`, [
     '--import', 'tsx', '--test', '--test-concurrency=1',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${reporter}`, `--test-reporter-destination=${out}`,
@@ -206,35 +205,91 @@ async function runTarget(target, index) {
     console.log(`conformance: removing stale cluster ${name}`) // its run died without cleaning up
     await stopCluster(name)
   }
-  let cluster
-  const t = Date.now()
-  try {
-    cluster = await startCluster({ impl, ...(version ? { kafka: version } : {}), portBase: base, name, owner: process.pid })
-    parts.push(`broker start ${((Date.now() - t) / 1000).toFixed(1)} s`)
-  } catch (e) {
-    console.error(e.message)
-    parts.push('broker start FAILED')
-    return { target, ok: false, summary: parts.join(', '), line: `conformance[${target}]: FAILED, the ${impl} cluster did not start` }
-  }
-  let r
-  try {
-    r = await runTests(target, { ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' })
-    parts.push(`tests ${fmt(r)}`)
-    ok &&= r.ok
-  } finally {
+
+  // Tansu gets a fresh broker for each test file: a panic in Tansu poisons the lock around its in-memory
+  // storage, and every later request of the run would fail with it. The panic is reported with the file.
+  const files = testFiles(join(root, 'conformance'))
+  const batches = impl === 'tansu' ? files.map((f) => [f]) : [files]
+  const reports = []
+  const panics = []
+  let startSecs = 0
+  let testSecs = 0
+  for (const batch of batches) {
+    if (interrupted) break
+    let cluster
+    const t = Date.now()
     try {
-      await stopCluster(name, { keepLogs: !ok })
+      cluster = await startCluster({ impl, ...(version ? { kafka: version } : {}), portBase: base, name, owner: process.pid, log: batches.length > 1 ? () => undefined : undefined })
+      startSecs += (Date.now() - t) / 1000
     } catch (e) {
-      ok = false
-      parts.push(`broker stop FAILED: ${e.message}`)
+      console.error(e.message)
+      parts.push('broker start FAILED')
+      return { target, ok: false, summary: parts.join(', '), line: `conformance[${target}]: FAILED, the ${impl} cluster did not start` }
     }
-    await stopOwned()
-    if (!ok) parts.push(`broker logs kept in ${cluster.logsDir}`)
+    let r
+    try {
+      r = await runTests(batches.length > 1 ? `${target}: ${batch[0]}` : target, { ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' }, batch)
+      testSecs += r.secs
+      reports.push(r)
+      ok &&= r.ok
+      if (impl === 'tansu') {
+        const panic = panicOf(join(cluster.logsDir, 'tansu-main.log'))
+        if (panic) panics.push(`${batch[0]}: ${panic}`)
+      }
+    } finally {
+      try {
+        await stopCluster(name, { keepLogs: !ok })
+      } catch (e) {
+        ok = false
+        parts.push(`broker stop FAILED: ${e.message}`)
+      }
+      await stopOwned()
+      if (!ok && !parts.some((x) => x.startsWith('broker logs kept'))) parts.push(`broker logs kept in ${cluster.logsDir}`)
+    }
   }
+  const r = merge(reports)
+  parts.push(`broker start ${startSecs.toFixed(1)} s${batches.length > 1 ? ` (${batches.length} times)` : ''}`, `tests ${fmt({ ...r, secs: testSecs })}`)
   details(target, r)
+  if (panics.length) {
+    console.log(`\nconformance[${target}] the broker panicked (a fresh one served the next file):`)
+    for (const p of panics) console.log(`  ${p}`)
+  }
   const line = summaryLine(target, r, extra)
   console.log(`\n${line}`)
   return { target, ok, summary: parts.join(', '), line }
+}
+
+/** The first panic message in a Tansu log, or null. */
+function panicOf(log) {
+  try {
+    const text = readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+    const m = /panicked at ([^\n]+)\n([^\n]*)/.exec(text)
+    return m ? `${m[2].trim()} (${m[1].replace(/^.*\/(tansu-[^/]+\/src\/)/, '$1')})` : null
+  } catch {
+    return null
+  }
+}
+
+/** One report from the reports of several runs of node:test. */
+function merge(reports) {
+  if (reports.length === 1) return reports[0]
+  const ok = reports.length > 0 && reports.every((r) => r.ok)
+  const failed = reports.filter((r) => !r.ok)
+  const out = { ok, secs: reports.reduce((n, r) => n + r.secs, 0), why: failed.map((r) => r.why).filter(Boolean)[0] ?? '', report: { passed: 0, failed: 0, unsupported: [], skipped: [], todo: 0, failures: [] } }
+  for (const r of reports) {
+    if (!r.report) {
+      out.report.failed++
+      out.report.failures.push({ file: '?', test: '(test runner)', error: r.why || 'no test report' })
+      continue
+    }
+    out.report.passed += r.report.passed
+    out.report.failed += r.report.failed
+    out.report.todo += r.report.todo
+    out.report.unsupported.push(...r.report.unsupported)
+    out.report.skipped.push(...r.report.skipped)
+    out.report.failures.push(...r.report.failures)
+  }
+  return out
 }
 
 /** Against an external cluster: the tests, then the removal of everything this run created. */
