@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test'
 import { Admin } from '../../src/client/admin/index.js'
 import { AbortError, ClosedError, ConnectionError, DeadlineExceededError } from '../../src/client/errors.js'
 import { BrokerError, KafkawireError } from '../../src/protocol/errors.js'
-import { brokers, codeOf, createTopics, deleteTopicsQuietly, newAdmin, noBrokers, produce, uniqueName } from './support.js'
+import { brokers, codeOf, createTopics, deleteTopicsQuietly, needs, newAdmin, produce, uniqueName } from './support.js'
 
-describe('admin cluster operations', { skip: noBrokers }, () => {
+describe('admin cluster operations', needs('java-tools'), () => {
   const admin = newAdmin()
   const topic = uniqueName('cluster')
   const missing = uniqueName('missing')
@@ -28,7 +28,7 @@ describe('admin cluster operations', { skip: noBrokers }, () => {
 
   test('describeCluster: cluster id, brokers at the bootstrap address, a controller among them', async () => {
     const c = await admin.describeCluster()
-    assert.ok(c.clusterId !== null && /^[A-Za-z0-9_-]{22}$/.test(c.clusterId), `cluster id ${c.clusterId}`)
+    assert.ok(c.clusterId !== null && c.clusterId.length > 0, `cluster id ${c.clusterId}`)
     const [host, port] = brokers.split(',')[0]!.split(':')
     const b = c.brokers.find((x) => x.host === host && x.port === Number(port))
     assert.ok(b, `a broker at ${host}:${port} among ${JSON.stringify(c.brokers)}`)
@@ -39,7 +39,7 @@ describe('admin cluster operations', { skip: noBrokers }, () => {
     assert.ok(withOps.authorizedOperations?.includes('describe') && withOps.authorizedOperations.includes('alter-configs'), String(withOps.authorizedOperations))
   })
 
-  test('describeLogDirs: the topic is on the broker, with the bytes of its records', async () => {
+  test('describeLogDirs: the topic is on the broker, with the bytes of its records', needs('log-dirs'), async () => {
     const res = await admin.describeLogDirs([topic, missing])
     assert.deepEqual(res.errors, [])
     const b = res.brokers.find((x) => x.nodeId === nodeId)
@@ -59,7 +59,7 @@ describe('admin cluster operations', { skip: noBrokers }, () => {
     assert.ok(all.brokers.find((x) => x.nodeId === nodeId)?.logDirs.some((d) => d.topics.some((t) => t.topic === topic)))
   })
 
-  test('electLeaders on a single node: ELECTION_NOT_NEEDED per partition', async () => {
+  test('electLeaders on a single node: ELECTION_NOT_NEEDED per partition', needs('elect-leaders'), async () => {
     const preferred = await admin.electLeaders('preferred', [{ topic, partition: 0 }, { topic, partition: 1 }])
     assert.deepEqual(preferred.map((r) => [r.partition, codeOf(r)]), [[0, 'ELECTION_NOT_NEEDED'], [1, 'ELECTION_NOT_NEEDED']])
     const e = preferred[0]!.error
@@ -68,7 +68,7 @@ describe('admin cluster operations', { skip: noBrokers }, () => {
     assert.deepEqual(unclean.map((r) => [r.topic, codeOf(r)]), [[topic, 'ELECTION_NOT_NEEDED'], [missing, 'UNKNOWN_TOPIC_OR_PARTITION']])
   })
 
-  test('partition reassignments: none in progress; altering on one node', async () => {
+  test('partition reassignments: none in progress; altering on one node', needs('reassignments'), async () => {
     assert.deepEqual(await admin.listPartitionReassignments(), [])
     assert.deepEqual(await admin.listPartitionReassignments([{ topic, partition: 0 }]), [])
     const res = await admin.alterPartitionReassignments([

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ResourceConfigs } from '../../src/client/admin/index.js'
 import { BrokerError } from '../../src/protocol/errors.js'
-import { codeOf, createTopics, deleteTopicsQuietly, eventually, newAdmin, noBrokers, uniqueName } from './support.js'
+import { codeOf, createTopics, deleteTopicsQuietly, eventually, needs, newAdmin, uniqueName } from './support.js'
 
 function config(r: ResourceConfigs | undefined, name: string) {
   assert.ok(r !== undefined && r.error === null, r?.error?.message ?? 'no result')
   return r.configs.find((c) => c.name === name)
 }
 
-describe('admin configs', { skip: noBrokers }, () => {
+describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
   const admin = newAdmin()
   const topic = uniqueName('configs')
   const missing = uniqueName('missing')

@@ -7,7 +7,7 @@ import { runKafkaTool, type ToolResult } from '../broker/index.mjs'
 import type { Admin, GroupDescription } from '../../src/client/admin/index.js'
 import { Cluster } from '../../src/client/cluster.js'
 import { BrokerError, KafkawireError } from '../../src/protocol/errors.js'
-import { brokers, codeOf, createTopics, deleteGroupsQuietly, deleteTopicsQuietly, eventually, kafkaVersion, newAdmin, noBrokers, produce, uniqueName } from './support.js'
+import { brokers, codeOf, createTopics, deleteGroupsQuietly, deleteTopicsQuietly, eventually, kafkaVersion, needs, newAdmin, produce, uniqueName } from './support.js'
 
 const N = 40
 
@@ -32,7 +32,7 @@ function offsets(rows: Array<{ partition: number; error: KafkawireError | null; 
   return rows.map((r) => `${r.partition}=${r.error === null ? r.offset : r.error.code}`)
 }
 
-describe('admin consumer groups', { skip: noBrokers }, () => {
+describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-groups'), () => {
   const admin = newAdmin()
   const topic = uniqueName('groups')
   const classicGroup = uniqueName('classic')
@@ -182,7 +182,7 @@ describe('admin consumer groups', { skip: noBrokers }, () => {
     await assert.rejects(admin.resetConsumerGroupOffsets(adminGroup, { topics: [uniqueName('missing')], to: 'earliest' }), (e: unknown) => e instanceof BrokerError && e.code === 'UNKNOWN_TOPIC_OR_PARTITION')
   })
 
-  test('deleteConsumerGroupOffsets removes one partition; a missing group throws GROUP_ID_NOT_FOUND', async () => {
+  test('deleteConsumerGroupOffsets removes one partition; a missing group throws GROUP_ID_NOT_FOUND', needs('offset-delete'), async () => {
     const res = await admin.deleteConsumerGroupOffsets(adminGroup, [{ topic, partition: 0 }])
     assert.deepEqual(res.map(codeOf), ['none'])
     assert.deepEqual(offsets(await admin.listConsumerGroupOffsets(adminGroup)), ['1=1'])

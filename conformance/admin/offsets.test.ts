@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { BrokerError } from '../../src/protocol/errors.js'
-import { codeOf, createTopics, deleteTopicsQuietly, newAdmin, noBrokers, produce, uniqueName } from './support.js'
+import { codeOf, createTopics, deleteTopicsQuietly, needs, newAdmin, produce, uniqueName } from './support.js'
 
 const N = 50
 
-describe('admin offsets', { skip: noBrokers }, () => {
+describe('admin offsets', needs('java-tools'), () => {
   const admin = newAdmin()
   const topic = uniqueName('offsets')
   const empty = uniqueName('empty')
@@ -85,7 +85,7 @@ describe('admin offsets', { skip: noBrokers }, () => {
     assert.deepEqual([e.context.topic, e.context.partition], [topic, 7])
   })
 
-  test('deleteRecords moves the low watermark; listOffsets earliest follows', async () => {
+  test('deleteRecords moves the low watermark; listOffsets earliest follows', needs('delete-records'), async () => {
     const [d] = await admin.deleteRecords([{ topic, partition: 0, offset: 20n }])
     assert.ok(d!.error === null && d!.lowWatermark === 20n, `${d!.error ?? (d as { lowWatermark: bigint }).lowWatermark}`)
     const [e] = await admin.listOffsets([{ topic, partition: 0, spec: 'earliest' }])

@@ -2,12 +2,12 @@
 // and "any" filters; removal; per-entity errors.
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { codeOf, eventually, newAdmin, noBrokers, uniqueName } from './support.js'
+import { codeOf, eventually, needs, newAdmin, uniqueName } from './support.js'
 
 /** An entity as text, independent of key order. */
 const canon = (e: Record<string, string | null>): string => JSON.stringify(Object.entries(e).sort())
 
-describe('admin client quotas', { skip: noBrokers }, () => {
+describe('admin client quotas', needs('quotas'), () => {
   const admin = newAdmin()
   const user = uniqueName('quota-user')
   const client = uniqueName('quota-client')

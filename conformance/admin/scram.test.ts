@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test'
 import type { ScramMechanism } from '../../src/client/admin/index.js'
 import { randomSalt, saltedPassword } from '../../src/client/admin/scram.js'
 import { AuthenticationError } from '../../src/client/errors.js'
-import { codeOf, env, eventually, newAdmin, noBrokers, uniqueName } from './support.js'
+import { codeOf, env, eventually, needs, newAdmin, uniqueName } from './support.js'
 
 const saslBrokers = env.KAFKA_SASL_BROKERS
 
@@ -21,7 +21,7 @@ async function login(mechanism: ScramMechanism, username: string, password: stri
   }
 }
 
-describe('admin SCRAM credentials', { skip: noBrokers || (!saslBrokers && 'KAFKA_SASL_BROKERS not set') }, () => {
+describe('admin SCRAM credentials', needs('scram'), () => {
   const admin = newAdmin()
   const user = uniqueName('scram')
   const password = `pw-${uniqueName('secret')}`
@@ -51,7 +51,7 @@ describe('admin SCRAM credentials', { skip: noBrokers || (!saslBrokers && 'KAFKA
     assert.match(randomSalt().toString('utf8'), /^[0-9a-z]{1,26}$/)
   })
 
-  test('alterUserScramCredentials then describe; the user authenticates with the new password, and not with another', async () => {
+  test('alterUserScramCredentials then describe; the user authenticates with the new password, and not with another', needs('sasl-same-cluster'), async () => {
     // The broker takes one alteration per user and request: a second is DUPLICATE_RESOURCE.
     const twice = await admin.alterUserScramCredentials({
       upsertions: [
@@ -83,7 +83,7 @@ describe('admin SCRAM credentials', { skip: noBrokers || (!saslBrokers && 'KAFKA
     await assert.rejects(login('SCRAM-SHA-512', user, `${password}-wrong`), (e: unknown) => e instanceof AuthenticationError)
   })
 
-  test('deleting a mechanism stops it working; unknown users and too few iterations fail per user', async () => {
+  test('deleting a mechanism stops it working; unknown users and too few iterations fail per user', needs('sasl-same-cluster'), async () => {
     const res = await admin.alterUserScramCredentials({ deletions: [{ user, mechanism: 'SCRAM-SHA-256' }] })
     assert.deepEqual(res.map(codeOf), ['none'])
     await eventually(() => assert.rejects(login('SCRAM-SHA-256', user, password), (e: unknown) => e instanceof AuthenticationError), 10_000, 300)

@@ -6,12 +6,18 @@ import { runKafkaTool, type KafkaVersionSpec } from '../broker/index.mjs'
 import { Admin } from '../../src/client/admin/index.js'
 import type { ClientConfig } from '../../src/client/index.js'
 import { KafkawireError } from '../../src/protocol/errors.js'
+import { requires, type FeatureName } from '../support/target.js'
 
 export const env = process.env
 export const brokers = env.KAFKA_BROKERS ?? ''
 export const kafkaVersion = (env.KAFKA_VERSION ?? '4.3.1') as KafkaVersionSpec
 export const managed = env.KAFKAWIRE_MANAGED === '1'
 export const noBrokers = !brokers && 'KAFKA_BROKERS not set'
+
+/** test()/describe() options: skipped without a cluster, or as "unsupported by <impl>" when it lacks a feature (conformance/support/target.ts). */
+export function needs(...features: FeatureName[]): { skip?: string } {
+  return noBrokers ? { skip: noBrokers } : requires(...features)
+}
 
 export function newAdmin(config: Partial<ClientConfig> = {}): Admin {
   return new Admin({ brokers, clientId: 'kafkawire-admin-conformance', ...config })

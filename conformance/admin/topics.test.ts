@@ -3,25 +3,37 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AdminContext } from '../../src/client/admin/context.js'
+import type { CreatedTopic } from '../../src/client/admin/index.js'
 import { describeWithDescribeTopicPartitions, describeWithMetadata } from '../../src/client/admin/topics.js'
 import { BrokerError } from '../../src/protocol/errors.js'
 import { ZERO_UUID_STRING } from '../../src/protocol/schema.js'
-import { brokers, codeOf, createTopics, deleteTopicsQuietly, eventually, newAdmin, noBrokers, uniqueName } from './support.js'
+import { brokers, codeOf, createTopics, deleteTopicsQuietly, eventually, needs, newAdmin, uniqueName } from './support.js'
 
-describe('admin topics', { skip: noBrokers }, () => {
+describe('admin topics', needs(), () => {
   const admin = newAdmin()
   const created: string[] = []
   const topic = uniqueName('topics')
   const missing = uniqueName('missing')
 
+  let created0: CreatedTopic | undefined
+
   before(async () => {
     created.push(topic)
-    const res = await admin.createTopics([{ name: topic, partitions: 3, replicationFactor: 1, configs: { 'retention.ms': '3600000', 'cleanup.policy': 'compact' } }])
-    assert.equal(res.length, 1)
-    const r = res[0]!
+    ;[created0] = await admin.createTopics([{ name: topic, partitions: 3, replicationFactor: 1, configs: { 'retention.ms': '3600000', 'cleanup.policy': 'compact' } }])
+  })
+
+  after(async () => {
+    try {
+      await deleteTopicsQuietly(admin, created)
+    } finally {
+      await admin.close()
+    }
+  })
+
+  test('createTopics reports what it created: topic id, partitions, replication factor and configs (v5+)', async () => {
+    const r = created0!
     assert.equal(r.error, null, r.error?.message)
     if (r.error !== null) return
-    // What CreateTopics v5+ reports about the new topic.
     assert.equal(r.partitions, 3)
     assert.equal(r.replicationFactor, 1)
     assert.notEqual(r.topicId, ZERO_UUID_STRING)
@@ -31,14 +43,6 @@ describe('admin topics', { skip: noBrokers }, () => {
     assert.equal(byName.get('retention.ms')?.source, 'dynamic-topic')
     assert.equal(byName.get('cleanup.policy')?.value, 'compact')
     assert.equal(byName.get('segment.bytes')?.isDefault, true)
-  })
-
-  after(async () => {
-    try {
-      await deleteTopicsQuietly(admin, created)
-    } finally {
-      await admin.close()
-    }
   })
 
   test('describeTopics shows the partition count, replication factor and a non-zero topic id', async () => {
@@ -83,7 +87,7 @@ describe('admin topics', { skip: noBrokers }, () => {
     for (const op of ['read', 'write', 'describe', 'delete', 'alter', 'describe-configs', 'alter-configs'] as const) assert.ok(d!.authorizedOperations.includes(op), op)
   })
 
-  test('DescribeTopicPartitions (API 75) and Metadata describe the same topics', async () => {
+  test('DescribeTopicPartitions (API 75) and Metadata describe the same topics', needs('describe-topic-partitions'), async () => {
     const ctx = new AdminContext({ brokers })
     try {
       const [viaDtp, viaMetadata] = await ctx.run('compare', {}, (op) =>
@@ -103,7 +107,7 @@ describe('admin topics', { skip: noBrokers }, () => {
     }
   })
 
-  test('DescribeTopicPartitions pages with its cursor: topics split across responses come back complete', async () => {
+  test('DescribeTopicPartitions pages with its cursor: topics split across responses come back complete', needs('describe-topic-partitions'), async () => {
     const many = uniqueName('many')
     created.push(many)
     await createTopics(admin, [{ name: many, partitions: 30 }])
@@ -144,7 +148,7 @@ describe('admin topics', { skip: noBrokers }, () => {
     assert.ok(all.length >= plain.length)
   })
 
-  test('createPartitions grows the topic; a missing topic fails on its own', async () => {
+  test('createPartitions grows the topic; a missing topic fails on its own', needs('create-partitions'), async () => {
     const res = await admin.createPartitions([{ topic, count: 5 }, { topic: missing, count: 2 }])
     assert.deepEqual(res.map(codeOf), ['none', 'UNKNOWN_TOPIC_OR_PARTITION'])
     await eventually(async () => {
