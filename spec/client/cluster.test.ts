@@ -275,3 +275,33 @@ describe('closing', () => {
     assert.equal(inspect(cluster), `Cluster { ${broker!.address}, 0 broker(s), 0 topic(s) }`)
   })
 })
+
+describe('metadata refresh deadlines (each caller its own)', () => {
+  test('a refresh waited on by two callers honours each caller\'s timeout, and one giving up does not fail the other', async () => {
+    // A broker that accepts TCP but never answers Metadata keeps the shared refresh running.
+    const { createServer } = await import('node:net')
+    const sockets: import('node:net').Socket[] = []
+    const server = createServer((s) => sockets.push(s))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as import('node:net').AddressInfo).port
+    const { Cluster } = await import('../../src/client/cluster.js')
+    const c = new Cluster({ brokers: [`127.0.0.1:${port}`], connectTimeoutMs: 60_000, defaultTimeoutMs: 60_000 })
+    try {
+      const started = Date.now()
+      const shortWait = c.refreshMetadata(['a'], { timeoutMs: 300 })
+      const ac = new AbortController()
+      const aborted = c.refreshMetadata(['a'], { signal: ac.signal })
+      const longWait = c.refreshMetadata(['a'], { timeoutMs: 1500 })
+      setTimeout(() => ac.abort(), 100)
+      await assert.rejects(aborted, (e: unknown) => (e as { code?: string }).code === 'ABORT_ERR')
+      await assert.rejects(shortWait, (e: unknown) => (e as { code?: string }).code === 'DEADLINE_EXCEEDED')
+      assert.ok(Date.now() - started < 1200, 'the short caller gave up at its own timeout, not the refresh\'s 60 s')
+      await assert.rejects(longWait, (e: unknown) => (e as { code?: string }).code === 'DEADLINE_EXCEEDED')
+      assert.ok(Date.now() - started >= 1400, 'the abort of another caller did not end this wait early')
+    } finally {
+      c.destroy()
+      for (const s of sockets) s.destroy()
+      server.close()
+    }
+  })
+})

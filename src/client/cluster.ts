@@ -15,7 +15,7 @@ import { metadata as metadataApi } from '../protocol/messages/metadata.js'
 import type { ApiSchema, Fields, Infer, Input } from '../protocol/schema.js'
 import { backoffDelay, retry, sleep, type BackoffOptions } from './backoff.js'
 import { Connection, type ConnectionOptions, type RequestOptions, type TlsOptions } from './connection.js'
-import { abortReason, ClosedError, ConfigError, ConnectionError } from './errors.js'
+import { abortReason, ClosedError, ConfigError, ConnectionError, DeadlineExceededError } from './errors.js'
 import type { SaslOptions } from './sasl/index.js'
 
 export interface BrokerAddress {
@@ -307,14 +307,56 @@ export class Cluster {
 
   /** Runs fn with retries and a deadline, refreshing metadata when an error says it is stale. */
   withRetry<T>(operation: string, fn: (attempt: number) => Promise<T>, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const deadline = Date.now() + (o.timeoutMs ?? this.#options.defaultTimeoutMs ?? 60_000)
     return retry(fn, {
       operation,
-      deadline: Date.now() + (o.timeoutMs ?? this.#options.defaultTimeoutMs ?? 60_000),
+      deadline,
       ...(o.signal ? { signal: o.signal } : {}),
       ...(this.#options.retryBackoff ? { backoff: this.#options.retryBackoff } : {}),
       beforeRetry: async (err) => {
-        if (needsMetadataRefresh(err)) await this.refreshMetadata().catch(() => undefined)
+        // The refresh gets what is left of this operation's time and its
+        // signal, so it cannot make the caller overrun its deadline.
+        if (needsMetadataRefresh(err)) {
+          await this.refreshMetadata(undefined, { timeoutMs: Math.max(1, deadline - Date.now()), ...(o.signal ? { signal: o.signal } : {}) }).catch(() => undefined)
+        }
       },
+    })
+  }
+
+  /**
+   * Waits for a shared operation under one caller's own signal and timeout;
+   * the operation itself goes on for the others sharing it.
+   */
+  #bounded<T>(shared: Promise<T>, o: { signal?: AbortSignal; timeoutMs?: number }, operation: string): Promise<T> {
+    if (o.signal === undefined && o.timeoutMs === undefined) return shared
+    if (o.signal?.aborted) return Promise.reject(abortReason(o.signal))
+    return new Promise<T>((resolve, reject) => {
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer)
+        o.signal?.removeEventListener('abort', onAbort)
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(abortReason(o.signal!))
+      }
+      const timer =
+        o.timeoutMs === undefined
+          ? null
+          : setTimeout(() => {
+              cleanup()
+              reject(new DeadlineExceededError(`${operation} did not finish within ${o.timeoutMs} ms`))
+            }, o.timeoutMs)
+      o.signal?.addEventListener('abort', onAbort, { once: true })
+      shared.then(
+        (v) => {
+          cleanup()
+          resolve(v)
+        },
+        (e: unknown) => {
+          cleanup()
+          reject(e)
+        },
+      )
     })
   }
 
@@ -355,7 +397,7 @@ export class Cluster {
     if (this.#closed) return Promise.reject(new ClosedError('the client is closed'))
     const wanted: Set<string> | 'all' = topics === 'all' ? 'all' : new Set([...(topics ?? []), ...this.#watchedTopics, ...(topics === undefined ? this.#topics.keys() : [])])
     // The running refresh already asks for everything wanted: share it.
-    if (this.#refreshing !== null && covers(this.#refreshingTopics, wanted)) return this.#refreshing
+    if (this.#refreshing !== null && covers(this.#refreshingTopics, wanted)) return this.#bounded(this.#refreshing, o, 'metadata refresh')
     if (this.#pendingTopics === 'all' || wanted === 'all') this.#pendingTopics = 'all'
     else {
       this.#pendingTopics ??= new Set()
@@ -365,12 +407,21 @@ export class Cluster {
       // Chain one more refresh after the running one so topics added now are
       // included. The first chained caller starts it; the others wait for
       // that same refresh (not merely for the one that was running).
-      return this.#refreshing.then(() => (this.#pendingTopics !== null ? this.#runRefresh(o) : (this.#refreshing ?? undefined)))
+      const chained = this.#refreshing.then(
+        () => (this.#pendingTopics !== null ? this.#runRefresh(o) : (this.#refreshing ?? undefined)),
+        () => (this.#pendingTopics !== null ? this.#runRefresh(o) : (this.#refreshing ?? undefined)),
+      )
+      return this.#bounded(chained, o, 'metadata refresh')
     }
-    return this.#runRefresh(o)
+    return this.#bounded(this.#runRefresh(o), o, 'metadata refresh')
   }
 
-  #runRefresh(o: { signal?: AbortSignal; timeoutMs?: number; allowAutoTopicCreation?: boolean }): Promise<void> {
+  /**
+   * The shared refresh. Callers bound their own waits (#bounded), so it
+   * takes no caller's signal: one caller giving up must not fail the
+   * refresh for everyone else waiting on it.
+   */
+  #runRefresh(o: { timeoutMs?: number; allowAutoTopicCreation?: boolean }): Promise<void> {
     if (this.#refreshing !== null) return this.#refreshing
     const pending = this.#pendingTopics
     this.#pendingTopics = null
@@ -379,7 +430,7 @@ export class Cluster {
     // from inside a refresh would wait for this very refresh forever.
     this.#refreshing = retry(
       async () => {
-        const conn = await this.anyConnection(o.signal)
+        const conn = await this.anyConnection()
         const version = conn.pickVersion(metadataApi)
         const topics = pending === 'all' || pending === null ? null : [...pending].map((name) => ({ name }))
         const res = await conn.send(
@@ -389,15 +440,15 @@ export class Cluster {
             topics: version === 0 && topics !== null && topics.length === 0 ? [] : pending === 'all' ? null : (topics ?? []),
             allowAutoTopicCreation: o.allowAutoTopicCreation ?? false,
           },
-          { version, ...(o.signal ? { signal: o.signal } : {}) },
+          { version },
         )
         if (version === 0 && topics !== null && topics.length === 0) res.topics = []
         this.#applyMetadata(res, pending)
       },
       {
         operation: 'metadata refresh',
-        deadline: Date.now() + (o.timeoutMs ?? this.#options.defaultTimeoutMs ?? 60_000),
-        ...(o.signal ? { signal: o.signal } : {}),
+        // At least the default: later callers may wait on it longer than the first.
+        deadline: Date.now() + Math.max(o.timeoutMs ?? 0, this.#options.defaultTimeoutMs ?? 60_000),
         ...(this.#options.retryBackoff ? { backoff: this.#options.retryBackoff } : {}),
       },
     ).finally(() => {
