@@ -1,6 +1,7 @@
 // `kafkawire groups ...` against KAFKA_BROKERS, on a group whose offsets are committed through the admin API.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { requires } from '../support/target.js'
 import { assertOneLineError, brokers, cli, cliJson, ensureBuilt, unique, withAdmin } from './helpers.js'
 
 const P = 3
@@ -34,7 +35,7 @@ after(async () => {
   })
 })
 
-test('groups list and describe show the group, its committed offsets and lag', async () => {
+test('groups list and describe show the group, its committed offsets and lag', requires('group-states', 'list-offsets-latest'), async () => {
   const listed = await cliJson<{ groups: any[] }>(['groups', 'list'])
   const g = listed.groups.find((x) => x.groupId === group)
   assert.ok(g, `${group} not in ${JSON.stringify(listed.groups.map((x) => x.groupId))}`)
@@ -69,7 +70,7 @@ test('groups list and describe show the group, its committed offsets and lag', a
   assert.match(human.stdout, new RegExp(`\\n${topic}\\s+0\\s+10\\s+100\\s+90\\s+-\\n`))
 })
 
-test('groups reset-offsets: dry run, earliest, latest, offset, datetime', async () => {
+test('groups reset-offsets: dry run, earliest, latest, offset, datetime', requires('list-offsets-latest'), async () => {
   const dry = await cliJson(['groups', 'reset-offsets', group, '--topic', topic, '--to-earliest', '--dry-run'])
   assert.equal(dry.dryRun, true)
   assert.deepEqual(
@@ -116,7 +117,7 @@ test('groups reset-offsets on a missing topic fails with exit 1', async () => {
   assertOneLineError(r, 1, /UNKNOWN_TOPIC_OR_PARTITION/)
 })
 
-test('groups delete removes the group; describing it then fails', async () => {
+test('groups delete removes the group; describing it then fails', requires('group-states'), async () => {
   const other = unique('cli-group-del')
   const r = await withAdmin((a) => a.alterConsumerGroupOffsets(other, [{ topic, partition: 0, offset: 1n }]))
   assert.equal(r[0]!.error, null)

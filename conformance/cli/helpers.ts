@@ -136,3 +136,29 @@ export async function fetchBatches(topic: string, partition: number): Promise<Re
     await cluster.close()
   }
 }
+
+/** The high watermark of each partition 0..partitions-1, from a Fetch to its leader that reads nothing. */
+export async function highWatermarks(topic: string, partitions: number): Promise<bigint[]> {
+  const cluster = new Cluster({ brokers: brokers() })
+  try {
+    const [info] = await cluster.topicsMetadata([topic])
+    return await Promise.all(
+      Array.from({ length: partitions }, async (_, partition) => {
+        const res = await cluster.send(info!.partitions[partition]!.leader, fetchApi, () => ({
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1,
+          isolationLevel: 0,
+          topics: [{ topic, topicId: info!.topicId, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1 }] }],
+          forgottenTopicsData: [],
+          rackId: '',
+        }))
+        const p = res.responses[0]!.partitions[0]!
+        assert.equal(p.errorCode, 0, `Fetch ${topic}-${partition} error ${p.errorCode}`)
+        return p.highWatermark
+      }),
+    )
+  } finally {
+    await cluster.close()
+  }
+}

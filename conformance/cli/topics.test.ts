@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import { assertOneLineError, brokers, cli, cliJson, ensureBuilt, unique, withAdmin } from './helpers.js'
+import { requires } from '../support/target.js'
 
 before(() => ensureBuilt())
 
@@ -14,7 +15,7 @@ async function describeOne(name: string): Promise<any> {
   return doc.topics[0]
 }
 
-test('topics create, describe, alter-config, list and delete', async () => {
+test('topics create, describe, alter-config, list and delete', requires('config-sources'), async () => {
   const name = unique('cli-topics')
   const created = await cliJson(['topics', 'create', name, '--partitions', '5', '--replication-factor', '1', '--config', 'retention.ms=3600000'])
   assert.equal(created.name, name)

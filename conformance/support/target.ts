@@ -136,11 +136,34 @@ export const FEATURES = {
     // offsets 0, 3 and 6 it says 7, not 9. Fetch reports the right high watermark.
     lacking: { tansu: 'answers the base offset of the last batch + 1' },
   },
+  'config-sources': {
+    label: 'config sources (which configs are set on the topic)',
+    apis: [32],
+    // Tansu 0.6.0 describes every topic config, set or not, with source DEFAULT_CONFIG.
+    lacking: { tansu: 'reports every topic config as DEFAULT_CONFIG, the ones set on the topic included' },
+  },
+  'group-states': {
+    label: "Apache Kafka's group states (Empty; Dead or GROUP_ID_NOT_FOUND for unknown groups)",
+    apis: [15, 16],
+    // Tansu 0.6.0: ListGroups shows a group known only by its committed offsets as "Unknown", and
+    // DescribeGroups answers for any unknown or deleted group id with an existing group in state "Empty".
+    lacking: { tansu: "describes unknown and deleted groups as Empty, lists offsets-only groups as Unknown" },
+  },
   // ---- consumer ----
   'classic-groups': { label: 'classic consumer groups', apis: [10, 11, 12, 13, 14, 8, 9] },
   kip848: { label: 'KIP-848 consumer groups', apis: [68], finalized: { 'group.version': 1 } },
   'kip848-describe': { label: 'KIP-848 ConsumerGroupDescribe', needs: ['kip848'], apis: [69] },
   'fetch-sessions': { label: 'fetch sessions (KIP-227)', apis: [[1, 7]] },
+  'fetch-mid-batch': {
+    label: 'Fetch from an offset inside a record batch',
+    apis: [1],
+    // Tansu 0.6.0 answers a Fetch at an offset inside a batch from the next batch on: the rest of that batch
+    // is skipped (fetch at 1 with batches 0-2 and 3-5 gives 3-5), and inside the last batch nothing comes
+    // back although the high watermark is past it. The Java client reads the same way and would skip or
+    // wait too; a consumer that starts at a batch boundary (the beginning, or offsets committed after
+    // whole batches) is not affected.
+    lacking: { tansu: 'answers from the next batch on (the rest of the batch is skipped; nothing inside the last batch)' },
+  },
   'leader-epoch-validation': { label: 'OffsetForLeaderEpoch (KIP-320 validation)', apis: [[23, 3]] },
   // ---- admin ----
   'describe-cluster': { label: 'DescribeCluster', apis: [60] },
