@@ -191,8 +191,9 @@ describe('Transactions V1 (transaction.version 0)', () => {
     kafka.produceFault = null
     await producer.abortTransaction()
     assert.equal(requests(kafka, endTxn).length, 0)
+    // The coordinator aborts the ongoing transaction and asks for a retry (CONCURRENT_TRANSACTIONS).
     const bumps = requests(kafka, initProducerId).filter((r) => r.body.producerId >= 0n)
-    assert.equal(bumps.length, 1, 'InitProducerId with the current producer id and epoch')
+    assert.ok(bumps.length >= 1 && bumps.every((r) => r.body.producerEpoch === 0), 'InitProducerId with the current producer id and epoch')
     assert.deepEqual(kafka.records('t', 0).map((r) => r.txn), ['aborted'])
     producer.beginTransaction()
     await producer.send({ topic: 't', messages: values('y', 1) })
@@ -238,15 +239,55 @@ describe('fencing', () => {
     assert.deepEqual(kafka.records('t', 0).map((r) => [r.value!.toString(), r.txn]), [['zombie0', 'aborted'], ['ok0', 'committed']])
   })
 
-  test('INVALID_PRODUCER_EPOCH on a produce request is fatal for a transactional producer', async (t) => {
+  test('a fenced producer that sends: the records fail, the commit is refused, and the abort reveals the fencing (fatal)', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 } })
+    const first = await transactional(t, kafka, 'shared')
+    first.beginTransaction()
+    await first.send({ topic: 't', messages: values('before', 1) })
+    const second = await transactional(t, kafka, 'shared')
+    second.beginTransaction()
+    await second.send({ topic: 't', messages: values('successor', 1) })
+    const err = await outcome(first.send({ topic: 't', messages: values('zombie', 1) }))
+    assert.ok(err instanceof ProduceError)
+    assert.ok(err.errors[0] instanceof TransactionAbortableError)
+    assert.match(err.errors[0]!.message, /another producer with the same transactional id may have taken over/)
+    await assert.rejects(first.commitTransaction(), TransactionAbortableError)
+    await assert.rejects(first.abortTransaction(), ProducerFencedError)
+    assert.equal(first.transactionState, 'FATAL_ERROR')
+    await second.commitTransaction()
+    assert.deepEqual(kafka.committed('t', 0).map((r) => r.value!.toString()), ['successor0'])
+  })
+
+  test('V1: a fenced producer that sent and then aborts leaves its successor\'s transaction alone', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 }, transactionVersion: 0 })
+    const first = await transactional(t, kafka, 'shared')
+    first.beginTransaction()
+    await first.send({ topic: 't', messages: values('before', 1) })
+    const second = await transactional(t, kafka, 'shared')
+    second.beginTransaction()
+    await second.send({ topic: 't', messages: values('successor', 1) })
+    assert.ok((await outcome(first.send({ topic: 't', messages: values('zombie', 1) }))) instanceof ProduceError)
+    await assert.rejects(first.abortTransaction(), ProducerFencedError)
+    assert.deepEqual(requests(kafka, initProducerId).filter((r) => r.body.producerId >= 0n), [], 'no epoch bump from the zombie: the coordinator would abort the successor\'s transaction')
+    await second.commitTransaction()
+    assert.deepEqual(kafka.committed('t', 0).map((r) => r.value!.toString()), ['successor0'])
+  })
+
+  test('INVALID_PRODUCER_EPOCH on a produce request is abortable (KIP-588): when the coordinator still knows the epoch, the abort succeeds and the producer goes on', async (t) => {
     const kafka = await fakeKafka(t, { topics: { t: 1 } })
     const producer = await transactional(t, kafka)
     kafka.produceFault = () => ({ error: ERR.INVALID_PRODUCER_EPOCH })
     producer.beginTransaction()
     const err = await outcome(producer.send({ topic: 't', messages: values('x', 1) }))
     assert.ok(err instanceof ProduceError)
-    assert.equal(producer.transactionState, 'FATAL_ERROR')
-    await assert.rejects(producer.commitTransaction(), (e: unknown) => e instanceof ProducerFencedError || e instanceof ProducerFatalError)
+    assert.equal(producer.transactionState, 'ABORTABLE_ERROR')
+    await assert.rejects(producer.commitTransaction(), TransactionAbortableError)
+    kafka.produceFault = null
+    await producer.abortTransaction()
+    producer.beginTransaction()
+    await producer.send({ topic: 't', messages: values('y', 1) })
+    await producer.commitTransaction()
+    assert.deepEqual(kafka.committed('t', 0).map((r) => r.value!.toString()), ['y0'])
   })
 })
 
@@ -320,6 +361,17 @@ describe('abortable errors', () => {
     await producer.send({ topic: 't', messages: values('x', 1) })
     kafka.coordinatorFault = (api) => (api === 'EndTxn' ? ERR.TRANSACTION_ABORTABLE : undefined)
     await assert.rejects(producer.abortTransaction())
+    assert.equal(producer.transactionState, 'FATAL_ERROR')
+  })
+
+  test('a commit refused after the transaction outlived transactionTimeoutMs says so', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 } })
+    const producer = await transactional(t, kafka, 'tx', { transactionTimeoutMs: 100 })
+    producer.beginTransaction()
+    await producer.send({ topic: 't', messages: values('x', 1) })
+    await new Promise((r) => setTimeout(r, 150))
+    kafka.coordinatorFault = (api) => (api === 'EndTxn' ? ERR.INVALID_TXN_STATE : undefined)
+    await assert.rejects(producer.commitTransaction(), (e: unknown) => e instanceof ProducerFatalError && /ran for \d+ ms, longer than transactionTimeoutMs \(100 ms\), so the transaction coordinator aborted it/.test(e.message))
     assert.equal(producer.transactionState, 'FATAL_ERROR')
   })
 

@@ -386,10 +386,13 @@ export class Sender {
       timeoutMs: this.#cfg.requestTimeoutMs,
       topicData,
     }
+    // The request is the batches plus a little: encode it in one allocation.
+    let sizeHint = bytes + 64 + 3 * (this.#tm.transactionalId?.length ?? 0) + 32 * encoded.length
+    for (const t of byTopic.keys()) sizeHint += 64 + 3 * t.length
     if (this.#cfg.acks === 0) {
-      return conn.send(produce, body, { version, expectResponse: false }).then(() => 'no-response' as const)
+      return conn.send(produce, body, { version, expectResponse: false, sizeHint }).then(() => 'no-response' as const)
     }
-    return conn.send(produce, body, { version, timeoutMs: this.#cfg.requestTimeoutMs }).then((res) => {
+    return conn.send(produce, body, { version, timeoutMs: this.#cfg.requestTimeoutMs, sizeHint }).then((res) => {
       const out = new Map<string, PartitionResponse>()
       for (const t of res.responses) {
         const name = version >= 13 ? this.#cluster.topicNameById(t.topicId) ?? t.name : t.name
@@ -454,7 +457,14 @@ export class Sender {
     if (verdict === 'retry' && !inTime) {
       err = new DeliveryTimeoutError(`${b.recordCount} record(s) for ${b.topic}-${b.partition} were not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs}); last error: ${err.message}`, err.context, err)
     }
-    if (FENCING_CODES.has(code) && this.#tm.isTransactional) this.#tm.fatal(err)
+    if (FENCING_CODES.has(code) && this.#tm.isTransactional) {
+      // As in the reference (InvalidProducerEpochException is abortable,
+      // KIP-588): the epoch moved on, either because another producer with
+      // the same transactional id took over or because the coordinator
+      // aborted a transaction that outlived its timeout. Aborting tells which:
+      // a fenced producer gets PRODUCER_FENCED (fatal) there.
+      err = this.#tm.staleEpochError(err)
+    }
     this.#giveUp(q, b, err)
   }
 

@@ -152,6 +152,8 @@ export class TransactionManager {
   #canBump = false
   /** The next abort must fence in-flight produce requests by bumping the epoch. */
   #epochBumpRequired = false
+  /** A produce was refused because our epoch is stale: another producer took over, or the coordinator moved on. */
+  #staleEpoch = false
   /** A produce request of this transaction failed with its outcome unknown (timeout, lost connection). */
   #unknownOutcome = false
   readonly #partitions = new Map<string, PartitionSequences>()
@@ -160,6 +162,8 @@ export class TransactionManager {
   readonly #toAdd = new Map<string, { topic: string; partition: number }>()
   #adding: Promise<void> | null = null
   #transactionStarted = false
+  /** When beginTransaction() was called, to recognise a transaction the coordinator aborted on its timeout. */
+  #begunAt = 0
   #initializing: Promise<void> | null = null
   onStateChange: ((from: TxnState, to: TxnState) => void) | null = null
 
@@ -527,7 +531,27 @@ export class TransactionManager {
     if (this.#state !== 'READY') throw new TransactionStateError(`cannot begin a transaction in state ${this.#state}`, this.#ctx())
     this.#transition('IN_TRANSACTION')
     this.#transactionStarted = false
+    this.#begunAt = Date.now()
     this.#tv2 = this.#tv2Next
+  }
+
+  /** How long the current transaction has run, when that is longer than transactionTimeoutMs; else null. */
+  #overdueMs(): number | null {
+    if (this.#begunAt === 0) return null
+    const ran = Date.now() - this.#begunAt
+    return ran > this.#txnTimeoutMs ? ran : null
+  }
+
+  #overdueNote(ran: number): string {
+    return `the transaction ran for ${ran} ms, longer than transactionTimeoutMs (${this.#txnTimeoutMs} ms), so the transaction coordinator aborted it`
+  }
+
+  /** The error for a produce refused because this producer's epoch is no longer the current one. */
+  staleEpochError(cause: KafkawireError): TransactionAbortableError {
+    this.#staleEpoch = true
+    const ran = this.#overdueMs()
+    const why = ran !== null ? this.#overdueNote(ran) : 'another producer with the same transactional id may have taken over, or the transaction timed out'
+    return new TransactionAbortableError(`${cause.message}: ${why}; abort the transaction`, cause.context, cause)
   }
 
   #requireTransactional(op: string): void {
@@ -724,7 +748,11 @@ export class TransactionManager {
     try {
       if (!this.#transactionStarted) {
         // Nothing was sent or added: there is nothing to end on the broker.
-      } else if (!commit && (this.#epochBumpRequired || this.#unknownOutcome) && !this.#tv2 && this.#canBump) {
+      } else if (!commit && (this.#epochBumpRequired || this.#unknownOutcome) && !this.#tv2 && this.#canBump && !this.#staleEpoch) {
+        // (With a stale epoch the abort goes through EndTxn instead: a bump
+        // by a producer that was fenced would make the coordinator abort its
+        // successor's ongoing transaction before refusing the zombie, and
+        // writes of the stale epoch are refused by the brokers anyway.)
         await this.#bumpTransactionalEpoch()
       } else {
         await this.#cluster.sendToCoordinator(
@@ -748,14 +776,21 @@ export class TransactionManager {
         if (this.#epochBumpRequired && this.#canBump && !this.#tv2) await this.#bumpTransactionalEpoch()
       }
     } catch (err) {
-      const e = err instanceof KafkawireError ? err : new ProducerFatalError(String(err))
-      if (isFencing(e) || e.code === 'INVALID_TXN_STATE' || e.code === 'INVALID_PRODUCER_ID_MAPPING') this.fatal(e)
+      let e = err instanceof KafkawireError ? err : new ProducerFatalError(String(err))
+      // A coordinator that aborted the transaction on its timeout answers the
+      // commit with INVALID_TXN_STATE (or a fencing error): say so.
+      const ran = this.#overdueMs()
+      if (ran !== null && (isFencing(e) || e.code === 'INVALID_TXN_STATE')) {
+        e = new ProducerFatalError(`${this.#overdueNote(ran)}: ${e.message}`, this.#ctx(), e)
+      }
+      if (isFencing(e) || e.code === 'INVALID_TXN_STATE' || e.code === 'INVALID_PRODUCER_ID_MAPPING' || e instanceof ProducerFatalError) this.fatal(e)
       // An abort that is itself refused as abortable would loop (reference: EndTxnHandler).
       else if (!commit && e.code === 'TRANSACTION_ABORTABLE') this.fatal(new ProducerFatalError(`failed to abort the transaction: ${e.message}`, this.#ctx(), e))
       else if (commit) this.abortable(e)
       throw e
     }
     this.#epochBumpRequired = false
+    this.#staleEpoch = false
     this.#unknownOutcome = false
     this.#transactionStarted = false
     this.#inTxn.clear()

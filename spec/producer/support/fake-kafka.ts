@@ -116,6 +116,8 @@ interface Txn {
   id: string
   producerId: bigint
   epoch: number
+  /** The epoch before the last bump by the same producer (-1 after a new producer's InitProducerId). */
+  lastEpoch: number
   state: 'Empty' | 'Ongoing'
   partitions: Set<string>
   groups: Set<string>
@@ -471,15 +473,30 @@ export class FakeKafka {
     }
     let txn = this.txns.get(body.transactionalId)
     if (txn === undefined) {
-      txn = { id: body.transactionalId, producerId: this.#newProducerId(), epoch: 0, state: 'Empty', partitions: new Set(), groups: new Set(), pendingOffsets: new Map() }
+      txn = { id: body.transactionalId, producerId: this.#newProducerId(), epoch: 0, lastEpoch: -1, state: 'Empty', partitions: new Set(), groups: new Set(), pendingOffsets: new Map() }
       this.txns.set(txn.id, txn)
       return { errorCode: 0, producerId: txn.producerId, producerEpoch: 0, throttleTimeMs: 0 }
     }
+    // The coordinator's rules (TransactionCoordinator.prepareInitProducerIdTransit,
+    // TransactionMetadata.prepareIncrementProducerEpoch): a request naming
+    // another producer id is fenced; an ongoing transaction is aborted first
+    // (its epoch fenced) and the client told to retry, whoever asks; then the
+    // expected epoch must be the current one, or the one before a bump this
+    // producer made (a retry), else PRODUCER_FENCED.
     const pid = body.producerId ?? -1n
-    if (pid >= 0n && (pid !== txn.producerId || body.producerEpoch !== txn.epoch)) {
-      return { errorCode: ERR.PRODUCER_FENCED, producerId: -1n, producerEpoch: -1, throttleTimeMs: 0 }
+    const fenced = { errorCode: ERR.PRODUCER_FENCED, producerId: -1n, producerEpoch: -1, throttleTimeMs: 0 }
+    if (pid >= 0n && pid !== txn.producerId) return fenced
+    if (txn.state === 'Ongoing') {
+      this.#complete(txn, false)
+      txn.lastEpoch = txn.epoch
+      txn.epoch++
+      return { errorCode: ERR.CONCURRENT_TRANSACTIONS, producerId: -1n, producerEpoch: -1, throttleTimeMs: 0 }
     }
-    if (txn.state === 'Ongoing') this.#complete(txn, false)
+    if (pid >= 0n) {
+      if (body.producerEpoch === txn.lastEpoch) return { errorCode: 0, producerId: txn.producerId, producerEpoch: txn.epoch, throttleTimeMs: 0 }
+      if (body.producerEpoch !== txn.epoch) return fenced
+    }
+    txn.lastEpoch = pid >= 0n ? txn.epoch : -1
     if (txn.epoch >= EPOCH_MAX - 1) {
       txn.producerId = this.#newProducerId()
       txn.epoch = 0
