@@ -5,9 +5,11 @@
 import { run } from './run.js'
 
 // `kafkawire topics list | head` closes stdout early: that is not an error.
+// A command that streams (consume) listens too and finishes cleanly itself
+// (commits, leaves its group); the others end here.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-  throw e
+  if (e.code !== 'EPIPE') throw e
+  if (process.stdout.listenerCount('error') === 1) process.exit(process.exitCode ?? 0)
 })
 
 const code = await run(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env })

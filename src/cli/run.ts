@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { parseBrokers } from '../client/cluster.js'
 import { clusterCommands } from './cluster.js'
 import type { Command, Context, Io } from './command.js'
+import { consumeCommands } from './consume.js'
 import { debugError, describeError, json } from './format.js'
 import { groupCommands } from './groups.js'
 import { clientConfig, COMMON_OPTIONS, flag, str, UsageError, type OptionSpec, type Values } from './options.js'
@@ -16,7 +17,7 @@ import { topicCommands } from './topics.js'
 
 export type { Io } from './command.js'
 
-export const COMMANDS: readonly Command[] = [...topicCommands, ...groupCommands, ...clusterCommands, ...produceCommands]
+export const COMMANDS: readonly Command[] = [...topicCommands, ...groupCommands, ...clusterCommands, ...produceCommands, ...consumeCommands]
 
 function version(): string {
   // package.json is two levels above src/cli (sources) and three above dist/src/cli (build).
