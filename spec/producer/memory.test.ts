@@ -108,3 +108,33 @@ describe('the producer under a slow broker', () => {
     await assert.rejects(producer.send({ topic: 't', messages: [{ value: 'late' }] }), /closed/)
   })
 })
+
+describe('flush and close', () => {
+  test('flush() waits for everything buffered; with a timeout it fails with FLUSH_TIMEOUT and the records stay pending', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 } })
+    kafka.produceFault = (c) => (c.attempt === 1 ? { delayMs: 300 } : undefined)
+    const producer = producerOn(t, kafka, { lingerMs: 10_000 })
+    await producer.connect()
+    const pending = producer.send({ topic: 't', messages: [{ value: 'lingering' }] })
+    await new Promise((r) => setTimeout(r, 20))
+    await assert.rejects(producer.flush({ timeoutMs: 50 }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'FLUSH_TIMEOUT')
+    await producer.flush()
+    const [m] = await pending
+    assert.equal(m!.offset, 0n)
+  })
+
+  test('close() with a timeout returns within it when the broker never answers, failing what is left', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 } })
+    kafka.produceFault = () => ({ noResponse: true })
+    const producer = producerOn(t, kafka, { requestTimeoutMs: 30_000, deliveryTimeoutMs: 60_000 })
+    await producer.connect()
+    const pending = outcome(producer.send({ topic: 't', messages: [{ value: 'x' }] }))
+    await new Promise((r) => setTimeout(r, 50))
+    const started = Date.now()
+    await producer.close({ timeoutMs: 200 })
+    const took = Date.now() - started
+    assert.ok(took >= 150 && took < 2000, `close took ${took} ms`)
+    const err = await pending
+    assert.ok(err instanceof ProduceError && err.errors[0]!.code === 'CLIENT_CLOSED')
+  })
+})

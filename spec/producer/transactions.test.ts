@@ -71,6 +71,17 @@ describe('the state machine', () => {
     assert.equal(producer.transactionState, 'READY')
   })
 
+  test('initTransactions() that ran out of time (coordinator unavailable) can be called again', async (t) => {
+    const kafka = await fakeKafka(t, { topics: { t: 1 } })
+    kafka.coordinatorFault = (api) => (api === 'InitProducerId' ? 15 /* COORDINATOR_NOT_AVAILABLE */ : undefined)
+    const producer = producerOn(t, kafka, { transactionalId: 'tx', maxBlockMs: 300 })
+    await assert.rejects(producer.initTransactions())
+    assert.equal(producer.transactionState, 'UNINITIALIZED')
+    kafka.coordinatorFault = null
+    await producer.initTransactions()
+    assert.equal(producer.transactionState, 'READY')
+  })
+
   test('transaction calls on a producer without a transactional id are refused', async (t) => {
     const kafka = await fakeKafka(t, { topics: { t: 1 } })
     const producer = producerOn(t, kafka)
