@@ -27,6 +27,7 @@ import { codecFor } from '../protocol/compiler.js'
 import { KafkawireError, ProtocolError } from '../protocol/errors.js'
 import { responseHeader } from '../protocol/messages/response-header.js'
 import { Reader } from '../protocol/reader.js'
+import { Writer } from '../protocol/writer.js'
 import type { ApiSchema, Fields, Infer, Input } from '../protocol/schema.js'
 import { abortReason, AuthenticationError, ClosedError, ConnectionError, RequestTimeoutError, UnsupportedApiError } from './errors.js'
 import { authenticate, type SaslOptions, type SaslSession } from './sasl/index.js'
@@ -79,6 +80,13 @@ export interface RequestOptions {
   signal?: AbortSignal
   /** False for Produce with acks=0: the broker sends no response. Default true. */
   expectResponse?: boolean
+  /**
+   * Expected size of the encoded request body in bytes, when the caller
+   * knows it (Produce: the record batches it carries). The frame is then
+   * encoded into one buffer of that capacity (plus the header) instead of one
+   * that starts small and doubles, copying what was written at each step.
+   */
+  sizeHint?: number
 }
 
 export type ConnectionState =
@@ -413,7 +421,7 @@ export class Connection {
     const correlationId = this.#correlationId = (this.#correlationId + 1) & 0x7fffffff
     let frame: Buffer
     try {
-      frame = encodeRequest(api.apiKey, version, correlationId, this.#opts.clientId, body as object)
+      frame = encodeRequest(api.apiKey, version, correlationId, this.#opts.clientId, body as object, options.sizeHint !== undefined && options.sizeHint > 512 ? { writer: new Writer(options.sizeHint + 64 + 3 * this.#opts.clientId.length) } : {})
     } catch (err) {
       return Promise.reject(err)
     }
