@@ -16,14 +16,14 @@ import { Cluster, type TopicInfo } from '../client/cluster.js'
 import { abortReason, ClosedError, ConfigError } from '../client/errors.js'
 import { BrokerError, KafkawireError } from '../protocol/errors.js'
 import type { RecordHeaderInput, RecordInput } from '../protocol/records/index.js'
-import { resolveSerializer, SerializationError, type SerdeContext, type SerializerFn, type SerializerSpec } from '../serde/index.js'
+import { resolveSerializer, SerializationError, serializers, type SerdeContext, type SerializerFn, type SerializerSpec } from '../serde/index.js'
 import { Accumulator, BufferPool } from './accumulator.js'
 import { BATCH_OVERHEAD, recordSize, SendCall, type ProducerBatch, type RecordMetadata } from './batch.js'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { resolveProducerConfig, type ProducerOptions, type ResolvedProducerConfig } from './config.js'
 import { ProduceError, RecordTooLargeError, TransactionAbortableError } from './errors.js'
 import { ProducerMetrics, type ProducerMetricsSnapshot } from './metrics.js'
-import { resolvePartitioner, type PartitionerFn } from './partitioner.js'
+import { resolvePartitioner, type PartitionerFn, type PartitionerInput } from './partitioner.js'
 import { Sender } from './sender.js'
 import { TransactionManager, type GroupMetadataForTxn, type TxnOffset, type TxnState } from './transaction-manager.js'
 
@@ -102,6 +102,8 @@ export class Producer extends EventEmitter {
   readonly #metrics = new ProducerMetrics()
   readonly #breaker: CircuitBreaker | null
   readonly #partitioner: PartitionerFn
+  /** The partitioner is one of ours (not the application's function). */
+  readonly #builtinPartitioner: boolean
   readonly #keySerializer: SerializerFn
   readonly #valueSerializer: SerializerFn
   readonly #available = new WeakMap<TopicInfo, number[]>()
@@ -122,6 +124,7 @@ export class Producer extends EventEmitter {
     })
     this.#tm.onStateChange = (from, to) => this.emit('state', { from, to })
     this.#partitioner = resolvePartitioner(options.partitioner, this.#cfg.batchSize)
+    this.#builtinPartitioner = typeof options.partitioner !== 'function'
     this.#keySerializer = resolveSerializer(options.serializers?.key)
     this.#valueSerializer = resolveSerializer(options.serializers?.value)
     this.#breaker = this.#cfg.circuitBreaker ? new CircuitBreaker(this.#cfg.circuitBreaker) : null
@@ -230,15 +233,21 @@ export class Producer extends EventEmitter {
       const valueS = r.serializers?.value ? resolveSerializer(r.serializers.value) : this.#valueSerializer
       const partitionCount = info.partitions.length
       const available = this.#availablePartitions(info)
+      // The raw serializer returns a Buffer as is: skip the call (and its context object) for Buffers.
+      const rawKey = keyS === serializers.raw
+      const rawValue = valueS === serializers.raw
+      // Built-in partitioners keep nothing of their input: one object serves every record.
+      const input: PartitionerInput | null = this.#builtinPartitioner ? { topic: r.topic, key: null, size: 0, partitionCount, availablePartitions: available } : null
       for (const m of r.messages) {
         const idx = i++
         topicOf[idx] = r.topic
         targets[idx] = -1
         try {
           const headers = normalizeHeaders(m.headers)
-          const ctxKey: SerdeContext = { topic: r.topic, part: 'key', headers }
-          const key = m.key === undefined || m.key === null ? null : keyS(m.key, ctxKey)
-          const value = m.value === undefined || m.value === null ? null : valueS(m.value, { topic: r.topic, part: 'value', headers })
+          const mk = m.key
+          const key = mk === undefined || mk === null ? null : rawKey && Buffer.isBuffer(mk) ? mk : keyS(mk, { topic: r.topic, part: 'key', headers } satisfies SerdeContext)
+          const mv = m.value
+          const value = mv === undefined || mv === null ? null : rawValue && Buffer.isBuffer(mv) ? mv : valueS(mv, { topic: r.topic, part: 'value', headers } satisfies SerdeContext)
           const timestamp = m.timestamp ?? now
           if (!Number.isSafeInteger(timestamp)) throw new ConfigError(`timestamp must be an integer number of ms, got ${String(m.timestamp)}`, { topic: r.topic })
           const size = recordSize(0, 0, key, value, headers)
@@ -255,7 +264,11 @@ export class Producer extends EventEmitter {
               throw new BrokerError(3, { topic: r.topic, partition }, `partition ${partition} does not exist; ${r.topic} has ${partitionCount} partition(s)`)
             }
           } else {
-            partition = this.#partitioner({ topic: r.topic, key, size, partitionCount, availablePartitions: available })
+            if (input !== null) {
+              input.key = key
+              input.size = size
+              partition = this.#partitioner(input)
+            } else partition = this.#partitioner({ topic: r.topic, key, size, partitionCount, availablePartitions: available })
             if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
               throw new ConfigError(`the partitioner returned partition ${partition} for ${r.topic}, which has ${partitionCount}`, { topic: r.topic })
             }
