@@ -5,12 +5,14 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Admin } from '../../src/client/admin/index.js'
 import { Cluster } from '../../src/client/cluster.js'
+import { fetchCommittedOffsets } from '../../src/consumer/offsets.js'
 import { AuthenticationError } from '../../src/client/errors.js'
 import { apiVersions } from '../../src/protocol/messages/api-versions.js'
 import { consumerGroupDescribe } from '../../src/protocol/messages/consumer-group-describe.js'
 import { describeConfigs } from '../../src/protocol/messages/describe-configs.js'
 import { describeGroups } from '../../src/protocol/messages/describe-groups.js'
 import { findCoordinator } from '../../src/protocol/messages/find-coordinator.js'
+import { offsetFetch } from '../../src/protocol/messages/offset-fetch.js'
 import { listPartitionReassignments } from '../../src/protocol/messages/list-partition-reassignments.js'
 import { listTransactions } from '../../src/protocol/messages/list-transactions.js'
 import { connectionTo, mockBroker, rejection } from '../support/client.js'
@@ -203,5 +205,32 @@ describe('Tansu: ListPartitionReassignments lists every partition, none of them 
     const admin = new Admin({ brokers: broker.address, defaultTimeoutMs: 5000 })
     t.after(() => admin.close())
     assert.deepEqual((await admin.listPartitionReassignments()).map((r) => [r.topic, r.partition]), [['orders', 1]])
+  })
+})
+
+describe('kfake: OffsetFetch for a group that does not exist answers GROUP_ID_NOT_FOUND', () => {
+  test('outside a membership that means no committed offsets, not a failure', async (t) => {
+    const broker = await mockBroker(t)
+    broker.topics = [{ name: 'orders', partitions: [{ partition: 0, leader: broker.nodeId }] }]
+    broker.on(findCoordinator, (req) =>
+      req.apiVersion >= 4
+        ? { coordinators: req.body.coordinatorKeys.map((key: string) => ({ key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null })) }
+        : { nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null },
+    )
+    broker.on(offsetFetch, (req) =>
+      req.apiVersion >= 8
+        ? { groups: req.body.groups.map((g: { groupId: string }) => ({ groupId: g.groupId, topics: [], errorCode: 69 })) }
+        : { topics: [], errorCode: 69 },
+    )
+    const cluster = new Cluster({ brokers: broker.address, defaultTimeoutMs: 5000 })
+    t.after(() => cluster.destroy())
+    await cluster.connect()
+    await cluster.topicsMetadata(['orders'])
+    assert.deepEqual(await fetchCommittedOffsets(cluster, 'new-group', [{ topic: 'orders', partition: 0 }]), [])
+    // Within a membership the group must exist: the error stands.
+    await assert.rejects(
+      fetchCommittedOffsets(cluster, 'new-group', [{ topic: 'orders', partition: 0 }], { member: { memberId: 'm', generationOrEpoch: 1, groupInstanceId: null } }),
+      /GROUP_ID_NOT_FOUND/,
+    )
   })
 })
