@@ -7,12 +7,13 @@ import { after, before, test } from 'node:test'
 import type { Cluster } from '../../src/client/cluster.js'
 import { Producer } from '../../src/producer/index.js'
 import { killNode, restartNode, startCluster, stopCluster, threeNodeOptions } from '../broker/index.mjs'
-import { createTopic, deleteTopic, managed, plumbing, topicName, waitFor } from '../support/kafka.js'
+import { createTopic, deleteTopic, plumbing, topicName, waitFor } from '../support/kafka.js'
+import { unsupportedReason } from '../support/target.js'
 import { readPartition } from '../support/read-partition.js'
 
 const PARTITIONS = 3
 const opts = threeNodeOptions()
-const skip = managed ? false : 'needs a cluster the orchestrator manages (KAFKAWIRE_MANAGED=1) to start a 3-node cluster'
+const skip = unsupportedReason('three-nodes') ?? false
 let brokers: string[] = []
 let cluster: Cluster
 const topic = topicName('failover')

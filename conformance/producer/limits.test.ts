@@ -10,6 +10,7 @@ import { Producer, ProduceError, RecordTooLargeError } from '../../src/producer/
 import { BATCH_OVERHEAD, recordSize } from '../../src/producer/batch.js'
 import { brokers, createTopic, deleteTopic, noBrokers, plumbing, topicName } from '../support/kafka.js'
 import { readPartition } from '../support/read-partition.js'
+import { requires } from '../support/target.js'
 
 const LIMIT = 10_000
 
@@ -36,7 +37,7 @@ describe('size limits', { skip: noBrokers }, () => {
     await cluster.close()
   })
 
-  test('a record whose batch is exactly max.message.bytes is accepted; one byte more is refused by the broker, naming its limit', async () => {
+  test('a record whose batch is exactly max.message.bytes is accepted; one byte more is refused by the broker, naming its limit', requires('max-message-bytes'), async () => {
     const producer = new Producer({ brokers, maxRequestSize: 1024 * 1024 })
     try {
       const [m] = await producer.send({ topic, messages: [{ value: valueForBatchOf(LIMIT) }] })

@@ -15,6 +15,7 @@ import { PRODUCER_INTERNALS } from '../../src/producer/producer.js'
 import { startCluster, stopCluster } from '../broker/index.mjs'
 import { brokers, committedOffset, createTopic, deleteTopic, env, kafkaVersion, managed, noBrokers, plumbing, topicName } from '../support/kafka.js'
 import { readPartition } from '../support/read-partition.js'
+import { has, requires } from '../support/target.js'
 
 interface Target {
   label: string
@@ -25,7 +26,7 @@ interface Target {
   tearDown?: () => Promise<void>
 }
 
-const targets: Target[] = [{ label: `Kafka ${kafkaVersion}`, v2: kafkaVersion.startsWith('4.'), brokers: () => brokers }]
+const targets: Target[] = [{ label: env.KAFKA_IMPL && env.KAFKA_IMPL !== 'apache' ? env.KAFKA_IMPL : `Kafka ${kafkaVersion}`, v2: has('transactions-v2'), brokers: () => brokers }]
 
 // A second cluster for V1 on 4.x: beside the orchestrator's ports for this
 // target (its 3-node cluster uses base+50..+71, the next target base+100).
@@ -68,7 +69,7 @@ async function eventually<T>(read: () => Promise<T>, expected: (v: T) => boolean
 }
 
 for (const target of targets) {
-  describe(`transactions on ${target.label}`, { skip: noBrokers }, () => {
+  describe(`transactions on ${target.label}`, noBrokers ? { skip: noBrokers } : requires('transactions'), () => {
     let cluster: Cluster
     const topic = topicName('txn')
     const other = topicName('txn-other')
@@ -152,7 +153,7 @@ for (const target of targets) {
       }
     })
 
-    test('a second producer with the same transactional id fences the first: its commit fails with ProducerFencedError, for good', async () => {
+    test('a second producer with the same transactional id fences the first: its commit fails with ProducerFencedError, for good', requires('txn-fencing'), async () => {
       const id = txnId('fencing')
       const first = await transactional(id)
       let second: Producer | undefined

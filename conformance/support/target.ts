@@ -109,6 +109,20 @@ export const FEATURES = {
     apis: [[26, 5], [24, 5]],
     finalized: { 'transaction.version': 2 },
   },
+  'max-message-bytes': {
+    label: "the topic's max.message.bytes enforced",
+    apis: [0],
+    // Tansu 0.6.0 takes a batch of any size.
+    lacking: { tansu: 'accepts batches larger than max.message.bytes' },
+  },
+  'txn-fencing': {
+    label: 'PRODUCER_FENCED for the EndTxn of a fenced producer',
+    needs: ['transactions'],
+    // kfake (TV2, EndTxn v5) takes the EndTxn of a producer fenced by a newer InitProducerId, one epoch
+    // behind, for a retry of the abort the fencing made, and answers INVALID_TXN_STATE: the zombie fails
+    // with that fatal error instead of ProducerFencedError.
+    lacking: { kfake: 'answers INVALID_TXN_STATE (it takes the fenced EndTxn for a retry of the abort the fencing made)' },
+  },
   'legacy-formats': {
     // Produce v0-v2 carry message format v0/v1. Apache Kafka 4 removed them (KIP-896; it still advertises
     // Produce v0, which src/client/versions.ts corrects), kfake never had them.
