@@ -39,7 +39,7 @@ describe('admin cluster operations', needs('java-tools'), () => {
     assert.ok(withOps.authorizedOperations?.includes('describe') && withOps.authorizedOperations.includes('alter-configs'), String(withOps.authorizedOperations))
   })
 
-  test('describeLogDirs: the topic is on the broker, with the bytes of its records', needs('log-dirs'), async () => {
+  test('describeLogDirs: the topic is on the broker, with the bytes of its records', needs('log-dirs', 'log-dir-sizes'), async () => {
     const res = await admin.describeLogDirs([topic, missing])
     assert.deepEqual(res.errors, [])
     const b = res.brokers.find((x) => x.nodeId === nodeId)
@@ -59,7 +59,7 @@ describe('admin cluster operations', needs('java-tools'), () => {
     assert.ok(all.brokers.find((x) => x.nodeId === nodeId)?.logDirs.some((d) => d.topics.some((t) => t.topic === topic)))
   })
 
-  test('electLeaders on a single node: ELECTION_NOT_NEEDED per partition', needs('elect-leaders'), async () => {
+  test('electLeaders on a single node: ELECTION_NOT_NEEDED per partition', needs('elect-leaders', 'election-not-needed'), async () => {
     const preferred = await admin.electLeaders('preferred', [{ topic, partition: 0 }, { topic, partition: 1 }])
     assert.deepEqual(preferred.map((r) => [r.partition, codeOf(r)]), [[0, 'ELECTION_NOT_NEEDED'], [1, 'ELECTION_NOT_NEEDED']])
     const e = preferred[0]!.error
@@ -68,7 +68,7 @@ describe('admin cluster operations', needs('java-tools'), () => {
     assert.deepEqual(unclean.map((r) => [r.topic, codeOf(r)]), [[topic, 'ELECTION_NOT_NEEDED'], [missing, 'UNKNOWN_TOPIC_OR_PARTITION']])
   })
 
-  test('partition reassignments: none in progress; altering on one node', needs('reassignments'), async () => {
+  test('partition reassignments: none in progress; altering on one node', needs('reassignments', 'reassignment-validation'), async () => {
     assert.deepEqual(await admin.listPartitionReassignments(), [])
     assert.deepEqual(await admin.listPartitionReassignments([{ topic, partition: 0 }]), [])
     const res = await admin.alterPartitionReassignments([

@@ -48,7 +48,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     assert.equal(config(d, 'segment.bytes')?.isDefault, true)
   })
 
-  test('append and subtract edit list configs; delete restores the default', async () => {
+  test('append and subtract edit list configs; delete restores the default', needs('alter-config-lists'), async () => {
     const set = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'cleanup.policy', op: 'append', value: 'compact' }] }])
     assert.deepEqual(set.map(codeOf), ['none'])
     const policy = async () => config((await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['cleanup.policy'] }]))[0], 'cleanup.policy')?.value?.split(',').sort()
@@ -65,7 +65,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     })
   })
 
-  test('validateOnly checks without changing; a bad value fails on its resource only', async () => {
+  test('validateOnly checks without changing; a bad value fails on its resource only', needs('config-validation'), async () => {
     const other = { type: 'topic' as const, name: topic, ops: [{ name: 'retention.ms', op: 'set' as const, value: '1000' }] }
     const res = await admin.incrementalAlterConfigs([other, { type: 'topic', name: missing, ops: [{ name: 'retention.ms', op: 'set', value: '1' }] }], { validateOnly: true })
     assert.deepEqual(res.map(codeOf), ['none', 'UNKNOWN_TOPIC_OR_PARTITION'])
@@ -75,7 +75,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     assert.equal(codeOf(bad[0]!), 'INVALID_CONFIG')
   })
 
-  test('describeConfigs: only the keys asked for, with synonyms and documentation', async () => {
+  test('describeConfigs: only the keys asked for, with synonyms and documentation', needs('config-details'), async () => {
     const [d] = await admin.describeConfigs([{ type: 'topic', name: topic, keys: ['min.insync.replicas'] }], { includeSynonyms: true, includeDocumentation: true })
     assert.equal(d!.error, null)
     if (d!.error !== null) return
@@ -87,7 +87,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     assert.ok(c.synonyms.some((s) => s.name === 'min.insync.replicas'), JSON.stringify(c.synonyms))
   })
 
-  test('broker configs come from that broker; broker loggers are listed', async () => {
+  test('broker configs come from that broker; broker loggers are listed', needs('config-details'), async () => {
     const [b, l] = await admin.describeConfigs([
       { type: 'broker', name: brokerId, keys: ['log.dirs', 'num.partitions'] },
       { type: 'broker-logger', name: brokerId },

@@ -7,7 +7,7 @@ import { runKafkaTool, type ToolResult } from '../broker/index.mjs'
 import type { Admin, GroupDescription } from '../../src/client/admin/index.js'
 import { Cluster } from '../../src/client/cluster.js'
 import { BrokerError, KafkawireError } from '../../src/protocol/errors.js'
-import { brokers, codeOf, createTopics, deleteGroupsQuietly, deleteTopicsQuietly, eventually, kafkaVersion, needs, newAdmin, produce, uniqueName } from './support.js'
+import { brokers, codeOf, env, createTopics, deleteGroupsQuietly, deleteTopicsQuietly, eventually, kafkaVersion, needs, newAdmin, produce, uniqueName } from './support.js'
 
 const N = 40
 
@@ -99,7 +99,9 @@ describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-
         })
         if (c.type === 'consumer') {
           assert.equal(c.state, 'Stable')
-          assert.ok(c.groupEpoch >= 1 && c.assignor.length > 0)
+          assert.ok(c.groupEpoch >= 1)
+          // kfake names no assignor in ConsumerGroupDescribe
+          if (env.KAFKA_IMPL !== 'kfake') assert.ok(c.assignor.length > 0, 'assignor name')
           const cm = c.members[0]!
           assert.deepEqual(cm.subscribedTopicNames, [topic])
           assert.deepEqual(cm.assignment.map((a) => [a.topic, [...a.partitions].sort()]), [[topic, [0, 1]]])

@@ -66,7 +66,7 @@ describe('admin client quotas', needs('quotas'), () => {
     assert.ok(!defaults.some((e) => e.values.producer_byte_rate === 999_999))
   })
 
-  test('an invalid quota fails on its entity only', async () => {
+  test('an invalid quota fails on its entity only', needs('config-validation'), async () => {
     const res = await admin.alterClientQuotas([
       { entity: { user: client }, ops: [{ key: 'no_such_quota', value: 1 }] },
       { entity: { user }, ops: [{ key: 'request_percentage', value: 25 }] },

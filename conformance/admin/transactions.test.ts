@@ -61,7 +61,7 @@ describe('admin producers and transactions', needs('java-tools', 'transactions',
     }
   })
 
-  test('describeProducers after an idempotent produce: one producer, last sequence N-1', async () => {
+  test('describeProducers after an idempotent produce: one producer, last sequence N-1', needs('idempotent-producer-state'), async () => {
     const res = await admin.describeProducers([{ topic: plain, partition: 0 }, { topic: plain, partition: 3 }])
     assert.deepEqual(res.map(codeOf), ['none', 'UNKNOWN_TOPIC_OR_PARTITION'])
     const e = res[1]!.error
@@ -79,7 +79,7 @@ describe('admin producers and transactions', needs('java-tools', 'transactions',
     assert.ok(s.lastTimestamp !== null && s.lastTimestamp >= started - 1000 && s.lastTimestamp <= Date.now(), `lastTimestamp ${s.lastTimestamp}`)
   })
 
-  test('describeTransactions: a committed transaction, an open one, and an unknown id', async () => {
+  test('describeTransactions: a committed transaction, an open one, and an unknown id', needs('txn-states'), async () => {
     const missing = uniqueName('no-txn')
     const res = await admin.describeTransactions([committedId, openId, missing])
     assert.deepEqual(res.map(codeOf), ['none', 'none', 'TRANSACTIONAL_ID_NOT_FOUND'])
@@ -117,7 +117,7 @@ describe('admin producers and transactions', needs('java-tools', 'transactions',
     assert.ok(committed!.error === null && committed!.offset === 0n)
   })
 
-  test('listTransactions: every broker, with state, producer id and duration filters', async () => {
+  test('listTransactions: every broker, with state, producer id and duration filters', needs('txn-states'), async () => {
     const all = await eventually(async () => {
       const l = await admin.listTransactions()
       assert.deepEqual(l.errors, [])

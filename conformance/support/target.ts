@@ -188,7 +188,22 @@ export const FEATURES = {
     needs: ['alter-configs'],
     // A panic in Tansu poisons the lock around its in-memory storage: every later request fails too, so
     // these must never be sent to it.
-    lacking: { tansu: 'panics on APPEND and SUBTRACT (todo!), which breaks the broker for every later request' },
+    lacking: {
+      tansu: 'panics on APPEND and SUBTRACT (todo!), which breaks the broker for every later request',
+      kfake: 'appends to the value set on the topic, not to the default it replaces',
+    },
+  },
+  'config-validation': {
+    label: 'config and quota values validated (INVALID_CONFIG, INVALID_REQUEST)',
+    lacking: { kfake: 'accepts any config or quota value' },
+  },
+  'config-details': {
+    label: "config synonyms, documentation and sources, broker log.dirs and loggers, as Apache Kafka reports them",
+    apis: [32],
+    lacking: {
+      kfake: 'reports no synonyms, documentation, log.dirs or broker loggers, and CreateTopics configs with source UNKNOWN',
+      tansu: 'reports every topic config as DEFAULT_CONFIG and no broker configs',
+    },
   },
   'create-partitions': { label: 'CreatePartitions', apis: [37] },
   'delete-records': {
@@ -200,9 +215,34 @@ export const FEATURES = {
   'offset-delete': { label: 'OffsetDelete', apis: [47] },
   'describe-topic-partitions': { label: 'DescribeTopicPartitions (KIP-966)', apis: [75] },
   'log-dirs': { label: 'DescribeLogDirs', apis: [35] },
+  'log-dir-sizes': {
+    label: 'DescribeLogDirs volume sizes (TotalBytes >= UsableBytes)',
+    needs: ['log-dirs'],
+    lacking: { kfake: 'reports the bytes of its data as TotalBytes, less than UsableBytes' },
+  },
   'elect-leaders': { label: 'ElectLeaders', apis: [43] },
+  'election-not-needed': {
+    label: 'ELECTION_NOT_NEEDED where the preferred leader leads',
+    needs: ['elect-leaders'],
+    lacking: { kfake: 'answers success' },
+  },
   reassignments: { label: 'partition reassignments', apis: [45, 46] },
+  'reassignment-validation': {
+    label: 'reassignments to brokers that do not exist refused',
+    needs: ['reassignments'],
+    lacking: { kfake: 'accepts them' },
+  },
   'describe-producers': { label: 'DescribeProducers', apis: [61] },
+  'idempotent-producer-state': {
+    label: 'DescribeProducers lists idempotent producers',
+    needs: ['describe-producers'],
+    lacking: { kfake: 'lists transactional producers only' },
+  },
+  'txn-states': {
+    label: 'transaction states as Apache Kafka names them (CompleteCommit after a commit)',
+    needs: ['describe-transactions'],
+    lacking: { kfake: 'a completed transaction is Empty' },
+  },
   'describe-transactions': { label: 'DescribeTransactions and ListTransactions', needs: ['transactions'], apis: [65, 66] },
   acls: { label: 'ACL APIs', apis: [29, 30, 31] },
   quotas: { label: 'client quotas', apis: [48, 49] },

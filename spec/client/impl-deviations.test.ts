@@ -234,3 +234,36 @@ describe('kfake: OffsetFetch for a group that does not exist answers GROUP_ID_NO
     )
   })
 })
+
+describe('kfake: ConsumerGroupDescribe names assigned topics by id only', () => {
+  test('describeGroups fills the topic names from the cluster metadata', async (t) => {
+    const broker = await mockBroker(t)
+    const topicId = 'AAAAAAAAAAAAAAAAAAAAAQ'
+    broker.topics = [{ name: 'orders', topicId, partitions: [{ partition: 0, leader: broker.nodeId }, { partition: 1, leader: broker.nodeId }] }]
+    broker.on(findCoordinator, (req) =>
+      req.apiVersion >= 4
+        ? { coordinators: req.body.coordinatorKeys.map((key: string) => ({ key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null })) }
+        : { nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: 0, errorMessage: null },
+    )
+    const assignment = { topicPartitions: [{ topicId, topicName: '', partitions: [0, 1] }] } // kfake: no name
+    broker.on(consumerGroupDescribe, (req) => ({
+      groups: req.body.groupIds.map((groupId: string) => ({
+        errorCode: 0,
+        groupId,
+        groupState: 'Stable',
+        groupEpoch: 2,
+        assignmentEpoch: 2,
+        assignorName: '',
+        members: [{ memberId: 'm1', instanceId: null, rackId: null, memberEpoch: 2, clientId: 'c', clientHost: '/127.0.0.1', subscribedTopicNames: ['orders'], subscribedTopicRegex: null, assignment, targetAssignment: assignment, memberType: 1 }],
+      })),
+    }))
+    const admin = new Admin({ brokers: broker.address, defaultTimeoutMs: 5000 })
+    t.after(() => admin.close())
+    const [g] = await admin.describeGroups(['g'])
+    assert.equal(g!.error, null, g!.error?.message)
+    if (g!.error === null && g!.type === 'consumer') {
+      assert.deepEqual(g!.members[0]!.assignment.map((a) => [a.topic, a.topicId, a.partitions]), [['orders', topicId, [0, 1]]])
+      assert.deepEqual(g!.members[0]!.targetAssignment.map((a) => a.topic), ['orders'])
+    } else assert.fail(`a consumer group, got ${JSON.stringify(g)}`)
+  })
+})
