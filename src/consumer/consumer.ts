@@ -510,8 +510,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     if (!this.#owned.has(k)) return
     const current = this.#fetcher.state(topic, partition)?.generation ?? this.#revoking.get(k)
     if (current !== generation) return
+    const next = offset + 1n
     const prev = this.#processed.get(k)
-    if (prev === undefined || prev.offset < offset + 1n) this.#processed.set(k, { offset: offset + 1n, leaderEpoch })
+    // Updated in place: with eachMessage this runs per record (commits copy the values they send).
+    if (prev === undefined) this.#processed.set(k, { offset: next, leaderEpoch })
+    else if (prev.offset < next) {
+      prev.offset = next
+      prev.leaderEpoch = leaderEpoch
+    }
     this.#progress()
   }
 
@@ -562,28 +568,42 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
 
   /** Builds the application's message; deserialization failures go to the handler / dead-letter topic. */
   async #toMessage(c: FetchedChunk, r: KafkaRecord, markSkipped = true): Promise<ConsumerMessage<K, V> | null> {
-    const raw: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers, leaderEpoch: c.leaderEpoch }
     try {
-      const key = r.key === null ? null : this.#keyDeser(r.key, { topic: c.topic, part: 'key', headers: r.headers })
-      const value = r.value === null ? null : this.#valueDeser(r.value, { topic: c.topic, part: 'value', headers: r.headers })
-      raw.key = key as Buffer | null
-      raw.value = value as Buffer | null
-      return raw as unknown as ConsumerMessage<K, V>
+      return this.#message(c, r)
     } catch (err) {
-      const e =
-        err instanceof SerializationError
-          ? err
-          : new SerializationError(`cannot deserialize ${c.topic}-${c.partition}@${r.offset}: ${(err as Error).message}`, { topic: c.topic, partition: c.partition, recordOffset: r.offset }, err)
-      e.context.partition ??= c.partition
-      e.context.recordOffset ??= r.offset
-      const rawMsg: ConsumerMessage = { ...raw, key: r.key, value: r.value }
-      if (this.#o.onDeserializationError === undefined && this.#o.deadLetter === undefined) throw e
-      if (this.#o.onDeserializationError) await this.#o.onDeserializationError(e, rawMsg)
-      if (this.#o.deadLetter) await this.#deadLetter(rawMsg, e)
-      // Done with this record; in a batch, the batch's resolution covers it.
-      if (markSkipped) this.#markProcessed(c.topic, c.partition, r.offset, c.leaderEpoch, c.generation)
-      return null
+      return this.#undecodable(c, r, err, markSkipped)
     }
+  }
+
+  /**
+   * The application's message for a record, synchronously (the hot paths
+   * call this per record and take the asynchronous #undecodable path only
+   * when a deserializer throws).
+   */
+  #message(c: FetchedChunk, r: KafkaRecord): ConsumerMessage<K, V> {
+    const raw: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers, leaderEpoch: c.leaderEpoch }
+    const key = r.key === null ? null : this.#keyDeser(r.key, { topic: c.topic, part: 'key', headers: r.headers })
+    const value = r.value === null ? null : this.#valueDeser(r.value, { topic: c.topic, part: 'value', headers: r.headers })
+    raw.key = key as Buffer | null
+    raw.value = value as Buffer | null
+    return raw as unknown as ConsumerMessage<K, V>
+  }
+
+  /** A record whose key or value failed to deserialize: the error handler, the dead-letter topic, then null (skipped). */
+  async #undecodable(c: FetchedChunk, r: KafkaRecord, err: unknown, markSkipped: boolean): Promise<null> {
+    const e =
+      err instanceof SerializationError
+        ? err
+        : new SerializationError(`cannot deserialize ${c.topic}-${c.partition}@${r.offset}: ${(err as Error).message}`, { topic: c.topic, partition: c.partition, recordOffset: r.offset }, err)
+    e.context.partition ??= c.partition
+    e.context.recordOffset ??= r.offset
+    const rawMsg: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers, leaderEpoch: c.leaderEpoch }
+    if (this.#o.onDeserializationError === undefined && this.#o.deadLetter === undefined) throw e
+    if (this.#o.onDeserializationError) await this.#o.onDeserializationError(e, rawMsg)
+    if (this.#o.deadLetter) await this.#deadLetter(rawMsg, e)
+    // Done with this record; in a batch, the batch's resolution covers it.
+    if (markSkipped) this.#markProcessed(c.topic, c.partition, r.offset, c.leaderEpoch, c.generation)
+    return null
   }
 
   /**
@@ -748,14 +768,23 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
 
   async #process(chunk: FetchedChunk, o: RunOptions<K, V>, stop: () => boolean): Promise<void> {
     this.#metrics.bytesConsumed += chunk.bytes
+    const k = `${chunk.topic}\0${chunk.partition}`
     const stale = (): boolean => {
       const st = this.#fetcher.state(chunk.topic, chunk.partition)
-      return st === undefined || st.generation !== chunk.generation || !this.#owned.has(`${chunk.topic}\0${chunk.partition}`)
+      return st === undefined || st.generation !== chunk.generation || !this.#owned.has(k)
     }
+    const records = chunk.records
     if (o.eachMessage) {
-      for (const r of chunk.records) {
+      for (let i = 0; i < records.length; i++) {
+        // The handler awaited before this record may have seen a revocation or seek.
         if (stop() || stale()) return
-        const msg = await this.#toMessage(chunk, r)
+        const r = records[i]!
+        let msg: ConsumerMessage<K, V> | null
+        try {
+          msg = this.#message(chunk, r)
+        } catch (err) {
+          msg = await this.#undecodable(chunk, r, err, true)
+        }
         if (msg === null) continue
         this.#metrics.recordsConsumed++
         await o.eachMessage({ topic: chunk.topic, partition: chunk.partition, message: msg })
@@ -764,10 +793,19 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
       this.#markChunkDone(chunk)
       return
     }
+    // Building the batch yields to nothing unless a record fails to
+    // deserialize, so the partition can only go stale where it awaits.
+    if (stale()) return
     const messages: Array<ConsumerMessage<K, V>> = []
-    for (const r of chunk.records) {
-      if (stale()) return
-      const msg = await this.#toMessage(chunk, r, false)
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
+      let msg: ConsumerMessage<K, V> | null
+      try {
+        msg = this.#message(chunk, r)
+      } catch (err) {
+        msg = await this.#undecodable(chunk, r, err, false)
+        if (stale()) return
+      }
       if (msg !== null) messages.push(msg)
     }
     if (messages.length === 0) {
