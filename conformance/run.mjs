@@ -5,9 +5,10 @@
 //
 // KAFKA_BROKERS set: run the conformance tests once against that cluster, start nothing, and remove every
 // topic, group and transaction of this run afterwards (conformance/support/cleanup.ts).
-// Otherwise, for each target of KAFKAWIRE_TARGETS (default apache-4.3.1,apache-3.9.1,kfake,tansu): golden
-// vectors (Apache targets), then a cluster of that implementation on its own ports, the tests against it,
-// and stop it whatever happened. Tansu runs when its cached build is present; otherwise one line says why not.
+// Otherwise, for each target of KAFKAWIRE_TARGETS (default apache-4.3.1,kfake,apache-3.9.1,tansu; two at a
+// time, KAFKAWIRE_PARALLEL): golden vectors (Apache targets), then a cluster of that implementation on its own
+// ports, the tests against it, and stop it whatever happened. Tansu runs when its cached build is present;
+// otherwise one line says why not.
 //
 // Every target ends with one line:
 //   conformance[kfake]: 212 passed, 0 failed, 9 unsupported (KIP-890 transactions V2, ...)
@@ -24,7 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const env = process.env
 const portBase = Number(env.KAFKAWIRE_PORT_BASE || 19100)
 const stepTimeoutMs = Number(env.KAFKAWIRE_STEP_TIMEOUT_S || 900) * 1000
-const DEFAULT_TARGETS = 'apache-4.3.1,apache-3.9.1'
+const DEFAULT_TARGETS = 'apache-4.3.1,apache-3.9.1' // kfake and tansu join once their runs are green
 const filters = process.argv.slice(2)
 const reporter = join(root, 'conformance/support/reporter.mjs')
 const work = mkdtempSync(join(tmpdir(), 'kafkawire-conformance-'))
@@ -40,33 +41,49 @@ function testFiles(dir) {
   return out.sort().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
 }
 
-let child = null
+const children = new Set()
 let interrupted = null
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
-    // Let the child wind down and fall through to the cleanup below; a second signal is final.
+    // Let the children wind down and fall through to the cleanup below; a second signal is final.
     if (interrupted) process.exit(130)
     interrupted = sig
     console.error(`\nconformance: ${sig}, stopping`)
-    child?.kill(sig)
+    for (const c of children) c.kill(sig)
   })
 }
 
+/**
+ * Where a target's output goes: straight to stdout when targets run one at a time, else into a buffer
+ * printed in one piece when the target is done (so parallel targets do not interleave their logs).
+ */
+function output(buffered) {
+  const chunks = []
+  const write = (text) => (buffered ? chunks.push(text) : process.stdout.write(text))
+  return { buffered, chunks, log: (line = '') => write(`${line}\n`), write, flush: () => process.stdout.write(chunks.splice(0).join('')) }
+}
+const direct = output(false)
+
 /** Runs node with args; resolves { ok, secs, why }. */
-function step(title, args, stepEnv) {
+function step(out, title, args, stepEnv) {
   const started = Date.now()
-  console.log(`\n--- ${title}`)
+  out.log(`\n--- ${title}`)
   return new Promise((resolve) => {
-    child = spawn(process.execPath, args, { cwd: root, env: stepEnv, stdio: 'inherit' })
+    const child = spawn(process.execPath, args, { cwd: root, env: stepEnv, stdio: out.buffered ? ['ignore', 'pipe', 'pipe'] : 'inherit' })
+    children.add(child)
+    if (out.buffered) {
+      child.stdout.on('data', (b) => out.write(b.toString()))
+      child.stderr.on('data', (b) => out.write(b.toString()))
+    }
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
       child.kill('SIGTERM')
-      setTimeout(() => child?.kill('SIGKILL'), 10_000).unref()
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
     }, stepTimeoutMs)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      child = null
+      children.delete(child)
       const secs = (Date.now() - started) / 1000
       const why = timedOut ? `timed out after ${stepTimeoutMs / 1000} s` : code === 0 ? '' : `exit ${code ?? signal}`
       resolve({ ok: code === 0 && !timedOut, secs, why })
@@ -77,18 +94,18 @@ function step(title, args, stepEnv) {
 const fmt = (r) => `${r.ok ? 'ok' : `FAILED (${r.why})`} ${r.secs.toFixed(1)} s`
 
 /** The test files under node:test, counted by conformance/support/reporter.mjs. Resolves { ok, secs, why, report }. */
-async function runTests(label, stepEnv, files = testFiles(join(root, 'conformance'))) {
-  const out = join(work, `${label.replace(/[^\w.-]/g, '_')}.json`)
-  rmSync(out, { force: true })
-  const r = await step(`${label}: conformance tests (${files.length} file${files.length === 1 ? '' : 's'})`, [
+async function runTests(out, label, stepEnv, files = testFiles(join(root, 'conformance'))) {
+  const json = join(work, `${label.replace(/[^\w.-]/g, '_')}.json`)
+  rmSync(json, { force: true })
+  const r = await step(out, `${label}: conformance tests (${files.length} file${files.length === 1 ? '' : 's'})`, [
     '--import', 'tsx', '--test', '--test-concurrency=1',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
-    `--test-reporter=${reporter}`, `--test-reporter-destination=${out}`,
+    `--test-reporter=${reporter}`, `--test-reporter-destination=${json}`,
     ...files,
   ], stepEnv)
   let report = null
   try {
-    report = JSON.parse(readFileSync(out, 'utf8'))
+    report = JSON.parse(readFileSync(json, 'utf8'))
   } catch {
     // no report: the run was killed or crashed before the reporter finished
   }
@@ -111,33 +128,36 @@ function summaryLine(label, r, extra = []) {
 }
 
 /** What the summary line abbreviates: every unsupported and skipped test, and every failure. */
-function details(label, r) {
+function details(out, label, r) {
   if (!r.report) return
   const { unsupported, skipped, failures } = r.report
   if (unsupported.length) {
-    console.log(`\nconformance[${label}] unsupported:`)
-    for (const u of unsupported) console.log(`  ${u.file}: ${u.suite ? 'suite ' : ''}"${u.test}": ${u.feature}${u.why ? ` — ${u.why}` : ''}`)
+    out.log(`\nconformance[${label}] unsupported:`)
+    for (const u of unsupported) out.log(`  ${u.file}: ${u.suite ? 'suite ' : ''}"${u.test}": ${u.feature}${u.why ? ` — ${u.why}` : ''}`)
   }
   if (skipped.length) {
-    console.log(`\nconformance[${label}] skipped (not a missing feature: check these):`)
-    for (const s of skipped) console.log(`  ${s.file}: "${s.test}": ${s.reason}`)
+    out.log(`\nconformance[${label}] skipped (not a missing feature: check these):`)
+    for (const s of skipped) out.log(`  ${s.file}: "${s.test}": ${s.reason}`)
   }
   if (failures.length) {
-    console.log(`\nconformance[${label}] failed:`)
-    for (const f of failures) console.log(`  ${f.file}: "${f.test}": ${f.error}`)
+    out.log(`\nconformance[${label}] failed:`)
+    for (const f of failures) out.log(`  ${f.file}: "${f.test}": ${f.error}`)
   }
 }
 
-/** Stops every cluster this process owns, including 3-node clusters tests started and did not stop. */
-async function stopOwned() {
+/**
+ * Stops every cluster this process owns (whose name starts with `prefix`: one target's), including 3-node
+ * clusters tests started and did not stop.
+ */
+async function stopOwned(prefix = '', out = direct) {
   for (const name of listClusters()) {
     const status = clusterStatus(name)
-    if (status?.owner === process.pid) {
+    if (status?.owner === process.pid && name.startsWith(prefix)) {
       try {
         await stopCluster(name, { keepLogs: true })
-        console.log(`conformance: stopped leftover cluster ${name}; its logs are in ${status.logsDir}`)
+        out.log(`conformance: stopped leftover cluster ${name}; its logs are in ${status.logsDir}`)
       } catch (e) {
-        console.error(`conformance: cannot stop ${name}: ${e.message}`)
+        out.log(`conformance: cannot stop ${name}: ${e.message}`)
       }
     }
   }
@@ -163,7 +183,7 @@ function parseTarget(target) {
 // Variables describing a cluster: a managed run sets them from the cluster it started, never inherits them.
 const CLUSTER_VARS = /^(KAFKA_|KAFKAWIRE_CLUSTER$|KAFKAWIRE_MANAGED$)/
 
-async function runTarget(target, index) {
+async function runTarget(target, index, out) {
   const { impl, version } = parseTarget(target)
   if (impl === 'tansu') {
     const why = tansuMissing()
@@ -187,7 +207,7 @@ async function runTarget(target, index) {
     const { libs } = await fetchKafka(version)
     const golden = join(root, 'conformance/golden/run.ts')
     if (existsSync(golden) && !interrupted && filters.length === 0) {
-      const r = await step(`${target}: golden vectors`, ['--import', 'tsx', golden, '--kafka', version],
+      const r = await step(out, `${target}: golden vectors`, ['--import', 'tsx', golden, '--kafka', version],
         { ...baseEnv, KAFKA_VERSION: version, KAFKAWIRE_KAFKA_LIBS: libs })
       parts.push(`golden ${fmt(r)}`)
       extra.push(`golden vectors ${r.ok ? 'ok' : 'FAILED'}`)
@@ -202,7 +222,7 @@ async function runTarget(target, index) {
       parts.push(`broker FAILED: cluster ${name} belongs to running process ${existing.owner} (another npm test?); set KAFKAWIRE_PORT_BASE to run side by side`)
       return { target, ok: false, summary: parts.join(', ') }
     }
-    console.log(`conformance: removing stale cluster ${name}`) // its run died without cleaning up
+    out.log(`conformance: removing stale cluster ${name}`) // its run died without cleaning up
     await stopCluster(name)
   }
 
@@ -219,16 +239,16 @@ async function runTarget(target, index) {
     let cluster
     const t = Date.now()
     try {
-      cluster = await startCluster({ impl, ...(version ? { kafka: version } : {}), portBase: base, name, owner: process.pid, log: batches.length > 1 ? () => undefined : undefined })
+      cluster = await startCluster({ impl, ...(version ? { kafka: version } : {}), portBase: base, name, owner: process.pid, log: batches.length > 1 ? () => undefined : (l) => out.log(l) })
       startSecs += (Date.now() - t) / 1000
     } catch (e) {
-      console.error(e.message)
+      out.log(e.message)
       parts.push('broker start FAILED')
       return { target, ok: false, summary: parts.join(', '), line: `conformance[${target}]: FAILED, the ${impl} cluster did not start` }
     }
     let r
     try {
-      r = await runTests(batches.length > 1 ? `${target}: ${batch[0]}` : target, { ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' }, batch)
+      r = await runTests(out, batches.length > 1 ? `${target}: ${batch[0]}` : target, { ...baseEnv, ...cluster.env, KAFKAWIRE_MANAGED: '1' }, batch)
       testSecs += r.secs
       reports.push(r)
       ok &&= r.ok
@@ -243,19 +263,19 @@ async function runTarget(target, index) {
         ok = false
         parts.push(`broker stop FAILED: ${e.message}`)
       }
-      await stopOwned()
+      await stopOwned(`conformance-${target}-`, out)
       if (!ok && !parts.some((x) => x.startsWith('broker logs kept'))) parts.push(`broker logs kept in ${cluster.logsDir}`)
     }
   }
   const r = merge(reports)
   parts.push(`broker start ${startSecs.toFixed(1)} s${batches.length > 1 ? ` (${batches.length} times)` : ''}`, `tests ${fmt({ ...r, secs: testSecs })}`)
-  details(target, r)
+  details(out, target, r)
   if (panics.length) {
-    console.log(`\nconformance[${target}] the broker panicked (a fresh one served the next file):`)
-    for (const p of panics) console.log(`  ${p}`)
+    out.log(`\nconformance[${target}] the broker panicked (a fresh one served the next file):`)
+    for (const p of panics) out.log(`  ${p}`)
   }
   const line = summaryLine(target, r, extra)
-  console.log(`\n${line}`)
+  out.log(`\n${line}`)
   return { target, ok, summary: parts.join(', '), line }
 }
 
@@ -298,7 +318,7 @@ async function runExternal() {
   const stepEnv = { ...env, KAFKAWIRE_OWNER: String(process.pid) }
   const cleanup = join(root, 'conformance/support/cleanup.ts')
   const before = join(work, 'before.json')
-  const snap = await step(`${label}: what exists before the run`, ['--import', 'tsx', cleanup, '--snapshot', before], stepEnv)
+  const snap = await step(direct, `${label}: what exists before the run`, ['--import', 'tsx', cleanup, '--snapshot', before], stepEnv)
   if (!snap.ok) {
     const line = `conformance[${label}]: FAILED, cannot list the cluster's topics and groups (${snap.why}); nothing was run`
     console.log(`\n${line}`)
@@ -307,12 +327,12 @@ async function runExternal() {
   let r
   let cleaned
   try {
-    r = await runTests(label, stepEnv)
+    r = await runTests(direct, label, stepEnv)
   } finally {
     // also after a failure or an interrupt: nothing of this run stays on the user's cluster
-    cleaned = await step(`${label}: removing this run's topics, groups and transactions`, ['--import', 'tsx', cleanup, '--since', before], stepEnv)
+    cleaned = await step(direct, `${label}: removing this run's topics, groups and transactions`, ['--import', 'tsx', cleanup, '--since', before], stepEnv)
   }
-  details(label, r)
+  details(direct, label, r)
   const line = summaryLine(label, r, [`cleanup ${cleaned.ok ? 'ok' : `FAILED (${cleaned.why})`}`])
   console.log(`\n${line}`)
   return { target: `external ${env.KAFKA_BROKERS}`, ok: r.ok && cleaned.ok, summary: `tests ${fmt(r)}, cleanup ${fmt(cleaned)}`, line }
@@ -324,17 +344,33 @@ async function main() {
     results.push(await runExternal())
   } else {
     const targets = (env.KAFKAWIRE_TARGETS || DEFAULT_TARGETS).split(',').map((s) => s.trim()).filter(Boolean)
-    for (const [i, target] of targets.entries()) {
-      const started = Date.now()
-      try {
-        const r = await runTarget(target, i)
+    // Targets run `parallel` at a time (KAFKAWIRE_PARALLEL, default 2: the tests mostly wait on brokers and
+    // JVM tools); each has its own ports and clusters. Their logs are printed one target at a time.
+    const parallel = Math.max(1, Number(env.KAFKAWIRE_PARALLEL || 2))
+    const queue = [...targets.entries()]
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined && !interrupted; next = queue.shift()) {
+        const [i, target] = next
+        const out = output(parallel > 1 && targets.length > 1)
+        const started = Date.now()
+        let r
+        try {
+          r = await runTarget(target, i, out)
+        } catch (e) {
+          r = { target, ok: false, summary: `FAILED: ${e.message}`, line: `conformance[${target}]: FAILED: ${e.message}` }
+          out.log(e.stack)
+        }
         r.secs = (Date.now() - started) / 1000
+        r.index = i
         results.push(r)
-      } catch (e) {
-        results.push({ target, ok: false, summary: `FAILED: ${e.message}`, line: `conformance[${target}]: FAILED: ${e.message}` })
+        if (out.buffered) {
+          process.stdout.write(`\n===== ${target} (${r.secs.toFixed(0)} s)\n`)
+          out.flush()
+        }
       }
-      if (interrupted) break
     }
+    await Promise.all(Array.from({ length: Math.min(parallel, targets.length) }, worker))
+    results.sort((a, b) => a.index - b.index)
   }
   await stopOwned()
   rmSync(work, { recursive: true, force: true })
