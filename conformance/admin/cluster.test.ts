@@ -26,7 +26,7 @@ describe('admin cluster operations', needs('java-tools'), () => {
     }
   })
 
-  test('describeCluster: cluster id, brokers at the bootstrap address, a controller among them', async () => {
+  test('describeCluster: cluster id, brokers at the bootstrap address, a controller among them', needs('authorized-operations'), async () => {
     const c = await admin.describeCluster()
     assert.ok(c.clusterId !== null && c.clusterId.length > 0, `cluster id ${c.clusterId}`)
     const [host, port] = brokers.split(',')[0]!.split(':')

@@ -30,7 +30,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     }
   })
 
-  test('describeConfigs returns the value set by incrementalAlterConfigs, as a dynamic topic config', async () => {
+  test('describeConfigs returns the value set by incrementalAlterConfigs, as a dynamic topic config', needs('config-sources'), async () => {
     const res = await admin.incrementalAlterConfigs([{ type: 'topic', name: topic, ops: [{ name: 'retention.ms', op: 'set', value: '7200000' }, { name: 'max.message.bytes', op: 'set', value: '65536' }] }])
     assert.deepEqual(res.map(codeOf), ['none'])
     // KRaft: the broker applies the committed change a moment after the controller answered.
@@ -100,7 +100,7 @@ describe('admin configs', needs('describe-configs', 'alter-configs'), () => {
     if (l!.error === null) assert.ok(l!.configs.some((c) => c.name === 'root' || c.name.startsWith('kafka')), 'loggers')
   })
 
-  test('per-resource errors: a missing topic next to an existing one', async () => {
+  test('per-resource errors: a missing topic next to an existing one', needs('config-errors'), async () => {
     const res = await admin.describeConfigs([{ type: 'topic', name: missing }, { type: 'topic', name: topic, keys: ['retention.ms'] }])
     assert.deepEqual(res.map(codeOf), ['UNKNOWN_TOPIC_OR_PARTITION', 'none'])
     const e = res[0]!.error

@@ -67,7 +67,7 @@ describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-
     }
   })
 
-  test('describeGroups answers for groups of both protocols; listGroups lists them with state and type', async () => {
+  test('describeGroups answers for groups of both protocols; listGroups lists them with state and type', needs('group-states'), async () => {
     const kip848 = groupVersion >= 1
     const running = [consume(topic, classicGroup, 'classic', 7_000), ...(kip848 ? [consume(topic, consumerGroup, 'consumer', 7_000)] : [])]
     try {
@@ -135,14 +135,14 @@ describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-
     if (kip848) assert.deepEqual(offsets(await admin.listConsumerGroupOffsets(consumerGroup)), [`0=${ends[0]}`, `1=${ends[1]}`])
   })
 
-  test('describeGroups of a group that does not exist: GROUP_ID_NOT_FOUND next to a group that does', async () => {
+  test('describeGroups of a group that does not exist: GROUP_ID_NOT_FOUND next to a group that does', needs('group-states'), async () => {
     const res = await admin.describeGroups([missingGroup, classicGroup])
     assert.deepEqual(res.map(codeOf), ['GROUP_ID_NOT_FOUND', 'none'])
     const e = res[0]!.error
     assert.ok(e instanceof BrokerError && e.context.groupId === missingGroup)
   })
 
-  test('alterConsumerGroupOffsets then listConsumerGroupOffsets (all, by topic, by partition)', async () => {
+  test('alterConsumerGroupOffsets then listConsumerGroupOffsets (all, by topic, by partition)', needs('offset-metadata'), async () => {
     const res = await admin.alterConsumerGroupOffsets(adminGroup, [
       { topic, partition: 0, offset: 3n, metadata: 'kw' },
       { topic, partition: 1, offset: 0n },
@@ -159,7 +159,7 @@ describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-
     assert.ok(g!.error === null && g!.state === 'Empty' && g!.members.length === 0)
   })
 
-  test('resetConsumerGroupOffsets: earliest, latest, timestamp, clamped offset; dryRun commits nothing', async () => {
+  test('resetConsumerGroupOffsets: earliest, latest, timestamp, clamped offset; dryRun commits nothing', needs('list-offsets-latest'), async () => {
     const latest = await admin.resetConsumerGroupOffsets(adminGroup, { topics: [topic], to: 'latest' })
     assert.deepEqual(offsets(latest), [`0=${ends[0]}`, `1=${ends[1]}`])
     assert.deepEqual(offsets(await admin.listConsumerGroupOffsets(adminGroup)), [`0=${ends[0]}`, `1=${ends[1]}`])
@@ -194,7 +194,7 @@ describe('admin consumer groups', needs('java-tools', 'classic-groups', 'delete-
     )
   })
 
-  test('deleteGroups: each group its own result; deleted groups are gone', async () => {
+  test('deleteGroups: each group its own result; deleted groups are gone', needs('group-states'), async () => {
     const groups = [classicGroup, adminGroup, ...(groupVersion >= 1 ? [consumerGroup] : [])]
     const res = await admin.deleteGroups([...groups, missingGroup])
     assert.deepEqual(res.map(codeOf), [...groups.map(() => 'none'), 'GROUP_ID_NOT_FOUND'])

@@ -29,7 +29,7 @@ describe('admin offsets', needs('java-tools'), () => {
     }
   })
 
-  test('listOffsets after producing N records: earliest 0, latest N, max-timestamp N-1', async () => {
+  test('listOffsets after producing N records: earliest 0, latest N, max-timestamp N-1', needs('list-offsets-latest'), async () => {
     const res = await admin.listOffsets([
       { topic, partition: 0, spec: 'earliest' },
       { topic: empty, partition: 0, spec: 'latest' },
@@ -52,7 +52,7 @@ describe('admin offsets', needs('java-tools'), () => {
     }
   })
 
-  test('listOffsets by timestamp: before the first record is offset 0, after the last is no offset', async () => {
+  test('listOffsets by timestamp: before the first record is offset 0, after the last is no offset', needs('list-offsets-by-time'), async () => {
     const res = await admin.listOffsets([
       { topic, partition: 0, spec: { timestamp: before0 - 60_000 } },
       { topic: empty, partition: 0, spec: { timestamp: 0 } },
@@ -67,7 +67,7 @@ describe('admin offsets', needs('java-tools'), () => {
     assert.ok(future!.error === null && future!.offset === null)
   })
 
-  test('listOffsets read_committed: no open transactions, so the last stable offset is the end', async () => {
+  test('listOffsets read_committed: no open transactions, so the last stable offset is the end', needs('list-offsets-latest'), async () => {
     const [r] = await admin.listOffsets([{ topic, partition: 0, spec: 'latest' }], { isolationLevel: 'read_committed' })
     assert.ok(r!.error === null && r!.offset === BigInt(N))
   })

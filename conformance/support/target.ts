@@ -143,6 +143,11 @@ export const FEATURES = {
     // Tansu 0.6.0 answers ListOffsets v0 without the OldStyleOffsets array: the response ends early.
     lacking: { tansu: 'answers v0 without its OldStyleOffsets array' },
   },
+  'list-offsets-by-time': {
+    label: 'ListOffsets by timestamp (no offset after the last record)',
+    apis: [[2, 1]],
+    lacking: { tansu: 'answers an offset for a timestamp after the last record' },
+  },
   'list-offsets-latest': {
     label: 'ListOffsets latest (the log end offset)',
     apis: [2],
@@ -155,6 +160,11 @@ export const FEATURES = {
     apis: [32],
     // Tansu 0.6.0 describes every topic config, set or not, with source DEFAULT_CONFIG.
     lacking: { tansu: 'reports every topic config as DEFAULT_CONFIG, the ones set on the topic included' },
+  },
+  'offset-metadata': {
+    label: 'the metadata of committed offsets kept',
+    apis: [8, 9],
+    lacking: { tansu: 'drops it' },
   },
   'group-states': {
     label: "Apache Kafka's group states (Empty; Dead or GROUP_ID_NOT_FOUND for unknown groups)",
@@ -195,7 +205,16 @@ export const FEATURES = {
   },
   'config-validation': {
     label: 'config and quota values validated (INVALID_CONFIG, INVALID_REQUEST)',
-    lacking: { kfake: 'accepts any config or quota value' },
+    lacking: { kfake: 'accepts any config or quota value', tansu: 'accepts any config value, for topics that do not exist too' },
+  },
+  'config-errors': {
+    label: 'UNKNOWN_TOPIC_OR_PARTITION for the configs of a topic that does not exist',
+    apis: [32],
+    lacking: { tansu: 'describes it with no configs and no error' },
+  },
+  'authorized-operations': {
+    label: 'authorized operations (KIP-430)',
+    lacking: { tansu: 'reports none' },
   },
   'config-details': {
     label: "config synonyms, documentation and sources, broker log.dirs and loggers, as Apache Kafka reports them",
