@@ -86,7 +86,7 @@ async function produce(name: string, messages: ProducerMessage[]): Promise<Array
   }
 }
 
-test('--from-beginning -n N --format json: exactly the records produced, in per-partition order', async () => {
+test('--from-beginning -n N --format json: exactly the records produced, in per-partition order', requires('fetch-mid-batch'), async () => {
   const P = 3
   const name = await topic('cli-consume-exact', P)
   const ts = Date.now() - 60_000
@@ -126,7 +126,7 @@ test('--from-beginning -n N --format json: exactly the records produced, in per-
   assert.equal((await consumeJson(['-t', name, '-p', '2', '--offset', '1', '-n', '1']))[0]!.key, 'empty')
 })
 
-test('-g: the committed offsets are what was printed; the next run continues there; the group is left', requires('classic-groups'), async () => {
+test('-g: the committed offsets are what was printed; the next run continues there; the group is left', requires('classic-groups', 'fetch-mid-batch'), async () => {
   const P = 3
   const PER = 10
   const name = await topic('cli-consume-group', P)
