@@ -1,0 +1,187 @@
+/**
+ * Producer benchmark (issue #5 item 10): kafkawire vs @platformatic/kafka,
+ * KafkaJS 2.2.4, node-rdkafka and the Java client's ProducerPerformance,
+ * side by side against the same dedicated local broker.
+ *
+ *   npm --prefix bench install && npm --prefix bench run produce
+ *
+ * Workloads: 1,000,000 records of 100 B and 200,000 of 1 KiB; acks=all,
+ * idempotent; uncompressed, lz4, zstd. Every run gets a fresh topic with
+ * BENCH_PARTITIONS (3) partitions, deleted afterwards. Each client runs in its
+ * own process (see lib/child.ts for what is measured); runs are interleaved
+ * (run 1 of every client and workload, then run 2, ...) and the table shows
+ * medians. See README.md.
+ *
+ * Env: BENCH_RUNS (3), BENCH_CLIENTS (kafkawire,platformatic,kafkajs,rdkafka,java),
+ * BENCH_WORKLOADS (100B,1KiB), BENCH_CODECS (none,lz4,zstd), BENCH_SCALE (1: multiplies
+ * record counts), BENCH_PARTITIONS (3), BENCH_BATCH_SIZE (65536), BENCH_LINGER_MS (5),
+ * BENCH_CHUNK (1000), BENCH_WINDOW (64), BENCH_BROKERS (use that cluster instead of
+ * starting one), BENCH_PORT_BASE (38000), BENCH_KEEP_BROKER=1, BENCH_OUT (JSON file).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Codec, ProduceJob } from './lib/child.js'
+import {
+  broker, checkNode, envList, envNum, fmtRate, here, javaVersion, loadavg, log, machine, runJavaTool, runNodeClient, summarize, table, Topics, versions,
+  type Run,
+} from './lib/runner.js'
+
+checkNode()
+
+const RUNS = envNum('BENCH_RUNS', 3)
+const SCALE = envNum('BENCH_SCALE', 1)
+const PARTITIONS = envNum('BENCH_PARTITIONS', 3)
+const BATCH = envNum('BENCH_BATCH_SIZE', 65536)
+const LINGER = envNum('BENCH_LINGER_MS', 5)
+const CHUNK = envNum('BENCH_CHUNK', 1000)
+const WINDOW = envNum('BENCH_WINDOW', 64)
+const MAX_IN_FLIGHT = 5
+const CLIENTS = envList('BENCH_CLIENTS', 'kafkawire,platformatic,kafkajs,rdkafka,java')
+const SIZES: Record<string, { size: number; records: number }> = { '100B': { size: 100, records: 1_000_000 }, '1KiB': { size: 1024, records: 200_000 } }
+const WORKLOADS = envList('BENCH_WORKLOADS', '100B,1KiB').flatMap((w) => {
+  const s = SIZES[w]
+  if (!s) throw new Error(`unknown workload ${w} (100B, 1KiB)`)
+  return envList('BENCH_CODECS', 'none,lz4,zstd').map((codec) => ({ id: `${w}-${codec}`, label: `${Math.round(s.records * SCALE).toLocaleString('en-US')} x ${w}, ${codec}`, size: s.size, records: Math.round(s.records * SCALE), codec: codec as Codec }))
+})
+
+const JAVA_LABEL = 'Java ProducerPerformance'
+
+function javaProps(brokers: string[], codec: Codec): string[] {
+  return [
+    `bootstrap.servers=${brokers.join(',')}`,
+    'acks=all',
+    'enable.idempotence=true',
+    `compression.type=${codec}`,
+    `batch.size=${BATCH}`,
+    `linger.ms=${LINGER}`,
+    `max.in.flight.requests.per.connection=${MAX_IN_FLIGHT}`,
+  ]
+}
+
+/** ProducerPerformance's summary: "N records sent, R records/sec (M MB/sec), ..." */
+function parseJavaProducer(stdout: string): { records: number; rate: number } {
+  const lines = stdout.split('\n').filter((l) => / records sent, /.test(l))
+  const last = lines[lines.length - 1]
+  const m = last?.match(/^(\d+) records sent, ([\d.]+) records\/sec/)
+  if (!m) throw new Error(`cannot read ProducerPerformance output:\n${stdout.slice(-2000)}`)
+  return { records: Number(m[1]), rate: Number(m[2]) }
+}
+
+async function runJava(brokers: string[], kafka: string, topic: string, w: (typeof WORKLOADS)[number]): Promise<Run> {
+  const args = (n: number): string[] => ['--topic', topic, '--num-records', String(n), '--record-size', String(w.size), '--throughput', '-1', '--command-property', ...javaProps(brokers, w.codec)]
+  // The JVM's CPU for the same command with one record (JVM start, class
+  // loading, connection, producer id, close) is subtracted from the run's.
+  const base = await runJavaTool('org.apache.kafka.tools.ProducerPerformance', args(1), kafka)
+  const r = await runJavaTool('org.apache.kafka.tools.ProducerPerformance', args(w.records), kafka)
+  const { records, rate } = parseJavaProducer(r.stdout)
+  const seconds = records / rate
+  const cpu = Math.max(0, r.cpuUs - base.cpuUs)
+  return {
+    client: JAVA_LABEL,
+    records,
+    bytes: records * w.size,
+    seconds,
+    cpuUserUs: cpu,
+    cpuSystemUs: 0,
+    errors: w.records - records,
+    config: { props: javaProps(['…'], w.codec).slice(1).join(' '), jvm: '-Xms256m -Xmx512m (project tooling)' },
+    processCpuUs: r.cpuUs,
+    loadavg: r.loadavg,
+    note: `JVM CPU ${(r.cpuUs / 1e6).toFixed(2)} s minus ${(base.cpuUs / 1e6).toFixed(2)} s for the 1-record run`,
+  }
+}
+
+const LABELS: Record<string, string> = { kafkawire: 'kafkawire', platformatic: '@platformatic/kafka', kafkajs: 'KafkaJS', rdkafka: 'node-rdkafka', java: JAVA_LABEL }
+
+async function main(): Promise<void> {
+  const b = await broker()
+  const topics = new Topics(b.brokers)
+  const started = new Date()
+  const loadStart = loadavg()
+  const all = new Map<string, Run[]>()
+  const stamp = Date.now().toString(36)
+  try {
+    log(`producer benchmark: ${CLIENTS.join(', ')}; ${WORKLOADS.map((w) => w.label).join('; ')}; ${RUNS} run(s) each; load ${loadStart}`)
+    for (let run = 0; run < RUNS; run++) {
+      for (const w of WORKLOADS) {
+        // Rotate the order each run so no client always follows the same one.
+        const order = CLIENTS.map((_, i) => CLIENTS[(i + run) % CLIENTS.length]!)
+        for (const [ci, client] of order.entries()) {
+          const topic = `bench-p-${stamp}-${run}-${w.id}-${ci}-${client.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60)}`
+          await topics.create(topic, PARTITIONS)
+          let r: Run
+          try {
+            if (client === 'java') r = await runJava(b.brokers, b.kafka, topic, w)
+            else {
+              const job: ProduceJob = { role: 'produce', brokers: b.brokers, topic, records: w.records, recordSize: w.size, compression: w.codec, batchSize: BATCH, lingerMs: LINGER, maxInFlight: MAX_IN_FLIGHT, chunk: CHUNK, window: WINDOW }
+              r = await runNodeClient(client, job)
+              r.client = LABELS[client] ?? client
+            }
+          } finally {
+            await topics.delete(topic)
+          }
+          const key = `${w.id}\0${r.client}`
+          all.set(key, [...(all.get(key) ?? []), r])
+          log(`run ${run + 1}/${RUNS} ${w.label} ${r.client}: ${fmtRate(r.records / r.seconds)} records/s, ${((r.cpuUserUs + r.cpuSystemUs) / r.records).toFixed(2)} µs CPU/record${r.errors ? `, ${r.errors} FAILED` : ''} (load ${r.loadavg.toFixed(2)})`)
+        }
+      }
+    }
+  } finally {
+    await topics.close()
+    await b.stop()
+  }
+
+  const out: string[] = []
+  const v = versions()
+  out.push(`## Producer benchmark, ${started.toISOString()}`)
+  out.push('')
+  out.push(`- machine: ${machine()}; load average (1/5/15 min) at start ${loadStart}, at end ${loadavg()}`)
+  out.push(`- broker: Apache Kafka ${b.kafka}, ${b.describe}; topics with ${PARTITIONS} partitions, replication factor 1, a fresh topic per run`)
+  out.push(`- ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}, ${await javaVersion()}`)
+  out.push(`- every client: acks=all, idempotent, null keys, the same ${'value'} bytes for every record; batch size ${BATCH} B and linger ${LINGER} ms where the client has them (kafkawire, node-rdkafka, Java), at most ${MAX_IN_FLIGHT} requests in flight per connection (platformatic: 1, forced by its idempotent mode)`)
+  out.push(`- promise-based clients (kafkawire, platformatic, KafkaJS): send() calls of ${CHUNK} records, at most ${WINDOW} unresolved at a time`)
+  out.push(`- records/s and CPU: median of ${RUNS} run(s); MB/s = value bytes / 10^6 / s; CPU = user+system of the client process during the run (Node: process.cpuUsage(); Java: JVM CPU from /proc minus a 1-record run)`)
+  out.push('')
+  const targets: string[] = ['| workload | kafkawire / platformatic (>= 1.5x) | kafkawire / KafkaJS (>= 3x) | kafkawire CPU vs node-rdkafka (<=) | kafkawire / Java |', '|---|---:|---:|---:|---:|']
+  for (const w of WORKLOADS) {
+    const rows = CLIENTS.map((c) => LABELS[c] ?? c).filter((c) => all.has(`${w.id}\0${c}`)).map((c) => summarize(c, all.get(`${w.id}\0${c}`)!))
+    out.push(`### ${w.label}`)
+    out.push('')
+    out.push(table(rows))
+    out.push('')
+    const get = (c: string) => rows.find((r) => r.client === c)
+    const kw = get('kafkawire')
+    if (kw) {
+      const ratio = (c: string): string => {
+        const p = get(c)
+        return p ? `${(kw.recordsPerSec / p.recordsPerSec).toFixed(2)}x` : '-'
+      }
+      const rd = get('node-rdkafka')
+      targets.push(`| ${w.label} | ${ratio('@platformatic/kafka')} | ${ratio('KafkaJS')} | ${rd ? `${kw.cpuUsPerRecord.toFixed(2)} vs ${rd.cpuUsPerRecord.toFixed(2)} µs ${kw.cpuUsPerRecord <= rd.cpuUsPerRecord ? '(met)' : '(NOT met)'}` : '-'} | ${ratio(JAVA_LABEL)} |`)
+    }
+  }
+  out.push('### Targets')
+  out.push('')
+  out.push(targets.join('\n'))
+  out.push('')
+  out.push('Client configurations as the drivers reported them:')
+  out.push('')
+  const seen = new Set<string>()
+  for (const [key, runs] of all) {
+    const client = key.split('\0')[1]!
+    if (seen.has(client)) continue
+    seen.add(client)
+    out.push(`- ${client}: \`${JSON.stringify(runs[0]!.config)}\``)
+  }
+  const text = out.join('\n')
+  process.stdout.write(`\n${text}\n`)
+  const file = process.env.BENCH_OUT ?? join(here, '..', '.tmp', `bench-produce-${started.toISOString().replace(/[:.]/g, '-')}.json`)
+  mkdirSync(join(file, '..'), { recursive: true })
+  writeFileSync(file, JSON.stringify({ started, loadStart, loadEnd: loadavg(), versions: v, runs: Object.fromEntries(all), report: text }, null, 1))
+  log(`raw results: ${file}`)
+}
+
+main().catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})
