@@ -23,7 +23,7 @@ import {
 } from './kafka.mjs'
 import { answersApiVersions, brokerIds } from './probe.mjs'
 import {
-  ensureKfake, kfakeMembers, kfakeVersion, resolveImpl, tansuBinary, tansuMembers, tansuMissing, tansuVersion,
+  ensureKfake, ensureKfakeTls, kfakeMembers, kfakeVersion, resolveImpl, tansuBinary, tansuMembers, tansuMissing, tansuVersion,
 } from './impls.mjs'
 
 export const HOST = '127.0.0.1'
@@ -629,16 +629,23 @@ export function javaClientProperties(cluster, { protocol = 'PLAINTEXT', mechanis
 // ---------- other implementations (impls.mjs) ----------
 
 function otherEnvOf(state) {
-  const [main, sasl] = state.members
+  const [main] = state.members
+  const role = (r) => state.members.find((m) => m.role === r)
+  const list = (m) => m.ports.map((p) => `${HOST}:${p}`).join(',')
+  const sasl = role('sasl')
   const env = {
     KAFKA_BROKERS: main.ports.map((p) => `${HOST}:${p}`).join(','),
     KAFKA_IMPL: state.impl,
     KAFKA_IMPL_VERSION: state.implVersion,
     KAFKAWIRE_CLUSTER: state.name,
   }
+  if (role('ssl')) {
+    // kfake enables TLS for a whole cluster too: like the SASL listener, another cluster.
+    Object.assign(env, { KAFKA_SSL_BROKERS: list(role('ssl')), KAFKA_SASL_SSL_BROKERS: list(role('sasl-ssl')), KAFKA_CA: join(state.tlsDir, 'ca.pem') })
+  }
   if (sasl) {
     Object.assign(env, {
-      KAFKA_SASL_BROKERS: sasl.ports.map((p) => `${HOST}:${p}`).join(','),
+      KAFKA_SASL_BROKERS: list(sasl),
       // kfake enables SASL for a whole cluster: the SASL listener is a second cluster, which does not share
       // topics, groups or credentials with KAFKA_BROKERS.
       KAFKA_SASL_CLUSTER: 'separate',
@@ -680,6 +687,7 @@ async function waitOther(state, m, readyLine, timeoutMs) {
             if (!(await answersApiVersions(HOST, port))) throw new Error(`${port} answers ApiVersions with an error`)
             continue
           }
+          if (m.role.endsWith('ssl')) continue // the launcher connected before it printed "ready"
           const ids = await brokerIds(HOST, port)
           if (ids.length === 0) throw new Error(`${port} lists no brokers`)
         }
@@ -698,10 +706,12 @@ async function startOther(s, opts, log, started) {
   let implVersion
   let layout
   let readyLine
+  let tlsDir = null
   if (s.impl === 'kfake') {
     binary = (await ensureKfake({ log })).binary
     implVersion = kfakeVersion()
-    layout = kfakeMembers(s.nodes, s.portBase, opts.sasl !== false)
+    if (opts.sasl !== false) tlsDir = await ensureKfakeTls(binary)
+    layout = kfakeMembers(s.nodes, s.portBase, opts.sasl !== false, tlsDir)
     readyLine = 'ready '
   } else {
     const why = tansuMissing()
@@ -720,6 +730,7 @@ async function startOther(s, opts, log, started) {
     ...s,
     implVersion,
     binary,
+    tlsDir,
     stateDir,
     logsDir,
     owner: opts.owner ?? (process.env.KAFKAWIRE_OWNER ? Number(process.env.KAFKAWIRE_OWNER) : null),

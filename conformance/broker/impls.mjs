@@ -3,7 +3,8 @@
 //   kfake  franz-go's fake cluster (github.com/twmb/franz-go/pkg/kfake), through the Go launcher in
 //          conformance/kfake, built on first use into <cache>/kfake/<hash of its sources>/kfake-launcher.
 //          Port base P: brokers at P, P+1, P+2 (PLAINTEXT; --nodes 1 keeps only P) and, unless disabled,
-//          a separate one-broker kfake cluster requiring SASL (PLAIN and SCRAM) at P+5.
+//          one-broker kfake clusters beside it (kfake enables SASL and TLS per cluster): SASL_PLAINTEXT at P+5,
+//          SSL at P+6, SASL_SSL at P+7, with a CA and certificate the launcher made (<cache>/kfake-tls).
 //   tansu  the Rust broker (crate `tansu`, 0.6.x, built with --features dynostore) with in-memory storage,
 //          one node, PLAINTEXT at P. Never built implicitly (that takes ~11 minutes): `fetch --impl tansu`,
 //          or point KAFKAWIRE_TANSU at a binary.
@@ -85,13 +86,37 @@ async function buildKfake(binary, log) {
   return { binary, built: true, seconds }
 }
 
-/** The processes of a kfake cluster: the main cluster, and the SASL cluster unless `sasl` is false. */
-export function kfakeMembers(nodes, portBase, sasl = true) {
+/**
+ * The processes of a kfake cluster: the main cluster and, unless `secure` is false, the one-broker clusters
+ * for the SASL_PLAINTEXT, SSL and SASL_SSL listeners (`tlsDir` from ensureKfakeTls()).
+ */
+export function kfakeMembers(nodes, portBase, secure = true, tlsDir = null) {
   const ports = Array.from({ length: nodes }, (_, i) => portBase + i)
   const out = [{ id: 1, role: 'main', ports, port: ports[0], args: ['-ports', ports.join(','), '-partitions', '1'] }]
-  if (sasl) out.push({ id: 2, role: 'sasl', ports: [portBase + 5], port: portBase + 5, args: ['-ports', String(portBase + 5), '-sasl'] })
+  if (secure) {
+    const one = (id, role, port, ...args) => ({ id, role, ports: [port], port, args: ['-ports', String(port), ...args] })
+    out.push(one(2, 'sasl', portBase + 5, '-sasl'))
+    if (tlsDir) out.push(one(3, 'ssl', portBase + 6, '-tls', tlsDir), one(4, 'sasl-ssl', portBase + 7, '-sasl', '-tls', tlsDir))
+  }
   for (const m of out) m.marker = m.ports.join(',') // how /proc/<pid>/cmdline tells our process from a reused pid
   return out
+}
+
+/** The CA and broker certificate of kfake's TLS listeners, made by the launcher once per cache. */
+export async function ensureKfakeTls(binary) {
+  const dir = join(cacheDir(), 'kfake-tls')
+  if (['ca.pem', 'cert.pem', 'key.pem'].every((f) => existsSync(join(dir, f)))) return dir
+  const partial = `${dir}.partial-${process.pid}`
+  rmSync(partial, { recursive: true, force: true })
+  const r = await exec(binary, ['-gen-tls', partial])
+  if (r.code !== 0) throw new BrokerError(`kfake: cannot make TLS material: ${(r.stdout + r.stderr).trim()}`)
+  try {
+    renameSync(partial, dir)
+  } catch (e) {
+    rmSync(partial, { recursive: true, force: true }) // another process made it first
+    if (!existsSync(join(dir, 'ca.pem'))) throw e
+  }
+  return dir
 }
 
 // ---------- tansu ----------

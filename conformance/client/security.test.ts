@@ -11,7 +11,7 @@ import type { TlsOptions } from '../../src/client/connection.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import { metadata } from '../../src/protocol/messages/metadata.js'
 import { makePki } from '../../spec/support/tls.js'
-import { impl, unsupportedReason } from '../support/target.js'
+import { impl, requires, unsupportedReason } from '../support/target.js'
 import {
   ca, connection, credentials, env, listener, mechanisms, missing, rejection, settlesWithin, sleep, unsupported,
   type Address, type ScramOrPlain,
@@ -121,7 +121,7 @@ describe('TLS', () => {
     assert.match(err.message, /altnames/)
   })
 
-  test('a plaintext client on the SSL listener fails at once with a hint, not with a retriable error', async (t) => {
+  test('a plaintext client on the SSL listener fails at once with a hint, not with a retriable error', requires('tls-alert'), async (t) => {
     const conn = connection(t, at)
     const err = await rejection(conn.connect(), 'plaintext to the SSL listener')
     assert.ok(err instanceof ProtocolError, `${err.name}: ${err.message}`)

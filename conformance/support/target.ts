@@ -275,6 +275,13 @@ export const FEATURES = {
     lacking: env.KAFKA_SASL_CLUSTER === 'separate' ? { [impl]: 'the SASL listener is another cluster' } : {},
   },
   tls: { label: 'TLS listener', env: ['KAFKA_SSL_BROKERS', 'KAFKA_CA'] },
+  'tls-alert': {
+    label: 'a TLS alert in answer to a plaintext client',
+    needs: ['tls'],
+    // Go's crypto/tls (kfake) closes the connection on a first record that is not a handshake, without an
+    // alert: the client sees a closed connection, not TLS.
+    lacking: { kfake: "closes the connection without an alert (Go's crypto/tls)" },
+  },
   'sasl-ssl': { label: 'SASL_SSL listener', env: ['KAFKA_SASL_SSL_BROKERS', 'KAFKA_CA', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] },
   // ---- what the harness can do with the cluster ----
   managed: { label: 'a cluster this run started', managed: true },
