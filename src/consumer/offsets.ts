@@ -32,15 +32,23 @@ export interface MemberIdentity {
 }
 
 /** Errors after which the commit is pointless: the member lost its partitions. */
+const STALE_MEMBER_EPOCH = 113
+
 const GROUP_ID_NOT_FOUND = 69
 const MEMBERSHIP_LOST = new Set([22 /* ILLEGAL_GENERATION */, 25 /* UNKNOWN_MEMBER_ID */, 82 /* FENCED_INSTANCE_ID */, 110 /* FENCED_MEMBER_EPOCH */])
 
+/**
+ * Commits offsets. `member` is read for every attempt, so a retry carries
+ * the member's current generation or epoch (and `onAttempt` learns which).
+ * STALE_MEMBER_EPOCH (KIP-848: the epoch moved while the commit travelled)
+ * is retried that way; other membership errors become CommitFailedError.
+ */
 export async function commitOffsets(
   cluster: Cluster,
   groupId: string,
-  member: MemberIdentity,
+  member: MemberIdentity | (() => MemberIdentity),
   offsets: readonly OffsetToCommit[],
-  o: { timeoutMs?: number; signal?: AbortSignal } = {},
+  o: { timeoutMs?: number; signal?: AbortSignal; onAttempt?: (member: MemberIdentity) => void } = {},
 ): Promise<void> {
   if (offsets.length === 0) return
   const byTopic = new Map<string, OffsetToCommit[]>()
@@ -56,11 +64,14 @@ export async function commitOffsets(
     'group',
     groupId,
     offsetCommit,
-    (version) => ({
+    (version) => {
+      const m = typeof member === 'function' ? member() : member
+      o.onAttempt?.(m)
+      return {
       groupId,
-      generationIdOrMemberEpoch: member.generationOrEpoch,
-      memberId: member.memberId,
-      groupInstanceId: version >= 7 ? member.groupInstanceId : null,
+      generationIdOrMemberEpoch: m.generationOrEpoch,
+      memberId: m.memberId,
+      groupInstanceId: version >= 7 ? m.groupInstanceId : null,
       retentionTimeMs: -1n,
       topics: [...byTopic].map(([name, list]) => ({
         ...(version >= 10 ? { topicId: topicIds.get(name)! } : { name }),
@@ -72,13 +83,17 @@ export async function commitOffsets(
           committedMetadata: x.metadata ?? null,
         })),
       })),
-    }),
+      }
+    },
     (res, version) => {
       for (const t of res.topics) {
         const topic = version >= 10 ? cluster.topicNameById(t.topicId) ?? t.name : t.name
         for (const p of t.partitions) {
           if (p.errorCode === 0) continue
           const ctx = { groupId, topic, partition: p.partitionIndex, apiName: 'OffsetCommit' }
+          if (p.errorCode === STALE_MEMBER_EPOCH) {
+            throw new KafkawireError('STALE_MEMBER_EPOCH', `the member epoch moved while committing ${topic}-${p.partitionIndex}; retrying with the current one`, { retriable: true, context: ctx, cause: new BrokerError(p.errorCode, ctx) })
+          }
           if (MEMBERSHIP_LOST.has(p.errorCode)) {
             throw new CommitFailedError(
               `cannot commit offsets for ${topic}-${p.partitionIndex}: the member is no longer part of the group generation (a rebalance happened)`,
@@ -90,7 +105,11 @@ export async function commitOffsets(
         }
       }
     },
-    { ...o, ...(missingId ? { maxVersion: 9 } : {}) },
+    {
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(missingId ? { maxVersion: 9 } : {}),
+    },
   )
 }
 
