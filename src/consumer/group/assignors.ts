@@ -104,7 +104,8 @@ const tpKey = (topic: string, partition: number): string => `${topic}\0${partiti
  * loaded member until no eligible pair differs by more than one. A partition
  * that changes owner is withheld from its new owner this round: the old
  * owner revokes it first and the follow-up rebalance hands it over
- * (CooperativeStickyAssignor.adjustAssignment).
+ * (CooperativeStickyAssignor.adjustAssignment). "Old owner" means any member
+ * that still lists the partition as owned, valid claim or not.
  */
 export const cooperativeStickyAssignor: Assignor = {
   name: 'cooperative-sticky',
@@ -184,12 +185,25 @@ export const cooperativeStickyAssignor: Assignor = {
       }
     }
 
-    // 4. Withhold partitions that change owner until their owner revoked them.
+    // 4. Withhold partitions that change owner until their holder revoked
+    //    them: a partition goes to a member only if it validly owned it, or
+    //    if no other member still holds it. Holders include members whose
+    //    claim is void (a topic they no longer subscribe to, a claim disputed
+    //    at the same generation): they consume it until they revoke it
+    //    (CooperativeStickyAssignor.computePartitionsTransferringOwnership).
+    const holders = new Map<string, string[]>()
+    for (const m of sorted) {
+      for (const tp of m.ownedPartitions) {
+        const k = tpKey(tp.topic, tp.partition)
+        const l = holders.get(k)
+        if (l === undefined) holders.set(k, [m.memberId])
+        else l.push(m.memberId)
+      }
+    }
     for (const m of sorted) {
       const list = out.get(m.memberId)!
       for (const k of [...load.get(m.memberId)!].sort()) {
-        const owner = previousOwner.get(k)
-        if (owner !== undefined && owner !== m.memberId) continue
+        if (previousOwner.get(k) !== m.memberId && (holders.get(k) ?? []).some((h) => h !== m.memberId)) continue
         const i = k.indexOf('\0')
         list.push({ topic: k.slice(0, i), partition: Number(k.slice(i + 1)) })
       }
