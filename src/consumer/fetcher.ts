@@ -10,7 +10,10 @@
  * dropped using the aborted-transaction list of the response and control
  * batches are skipped (KIP-98). When a partition's leader epoch moves, the
  * position is validated with OffsetForLeaderEpoch before fetching again, so a
- * truncated log is detected instead of silently rewinding (KIP-320).
+ * truncated log is detected instead of silently rewinding (KIP-320). As in
+ * the reference consumer, that validation starts from the application's
+ * position: data prefetched under the old leader is dropped and fetched again
+ * once the position is known to be on the new leader's log.
  */
 import type { Cluster } from '../client/cluster.js'
 import { needsMetadataRefresh } from '../client/cluster.js'
@@ -94,7 +97,10 @@ export class PartitionState {
   logStartOffset = -1n
   preferredReplica = -1
   preferredUntil = 0
+  /** Bumped whenever the position moves other than by consuming (seek, reset, truncation, revocation): chunks the application holds become stale. */
   generation = 0
+  /** Bumped whenever prefetched data is dropped or the fetch position rewinds: responses in flight become stale. */
+  fetchGeneration = 0
   inFlight = false
   retryAt = 0
   error: KafkawireError | null = null
@@ -186,6 +192,21 @@ export class Fetcher {
     this.#bufferedBytes -= s.bufferedBytes
     s.buffered.length = 0
     s.bufferedBytes = 0
+    s.fetchGeneration++
+  }
+
+  /**
+   * Starts validating the position against the current leader (KIP-320):
+   * prefetched data is dropped and fetched again from the position once the
+   * leader confirmed it, so nothing read from a diverged log reaches the
+   * application.
+   */
+  #beginValidation(s: PartitionState): void {
+    this.#drop(s)
+    s.fetchPosition = s.position
+    s.fetchEpoch = s.positionEpoch
+    s.validating = s.positionEpoch >= 0
+    for (const session of this.#sessions.values()) session.invalidate(s.topic, s.partition)
   }
 
   /** Moves the position of a partition; buffered and in-flight data for it is discarded. */
@@ -304,18 +325,18 @@ export class Fetcher {
       }
       // A new leader epoch: validate before fetching (KIP-320).
       if (p.leaderEpoch > s.knownLeaderEpoch) {
-        if (s.knownLeaderEpoch >= 0 && s.positionEpoch >= 0) s.validating = true
+        if (s.knownLeaderEpoch >= 0 && s.positionEpoch >= 0 && s.position >= 0n) this.#beginValidation(s)
         s.knownLeaderEpoch = p.leaderEpoch
+      }
+      if (s.retryAt > now) {
+        soonest = Math.min(soonest, s.retryAt)
+        continue
       }
       if (s.validating && !s.validationInFlight && s.reset === null) {
         validations.push(s)
         continue
       }
       if (!s.isFetchable || s.inFlight) continue
-      if (s.retryAt > now) {
-        soonest = Math.min(soonest, s.retryAt)
-        continue
-      }
       if (this.#bufferedBytes >= this.#o.maxBufferedBytes) continue
       // Keep at most about one partition-fetch ahead per partition.
       if (s.bufferedBytes >= this.#o.maxPartitionBytes) continue
@@ -359,7 +380,7 @@ export class Fetcher {
     const gens = new Map<string, number>()
     for (const s of parts) {
       s.inFlight = true
-      gens.set(key(s.topic, s.partition), s.generation)
+      gens.set(key(s.topic, s.partition), s.fetchGeneration)
     }
     let req: SessionRequest | null = null
     try {
@@ -421,7 +442,7 @@ export class Fetcher {
       const res = await conn.send(fetchApi, body, { version, timeoutMs: this.#o.requestTimeoutMs + this.#o.maxWaitMs })
       if (res.errorCode !== 0) {
         // 70 FETCH_SESSION_ID_NOT_FOUND, 71 INVALID_FETCH_SESSION_EPOCH, 106 FETCH_SESSION_TOPIC_ID_ERROR
-        session.reset()
+        session.reset(res.errorCode === 70)
         if (res.errorCode !== 70 && res.errorCode !== 71 && res.errorCode !== 106) throw new BrokerError(res.errorCode, { nodeId: node, apiName: 'Fetch' })
         return
       }
@@ -431,7 +452,7 @@ export class Fetcher {
         if (topic === undefined || topic === null) continue
         for (const p of t.partitions) {
           const s = this.#parts.get(key(topic, p.partitionIndex))
-          if (s === undefined || gens.get(key(topic, p.partitionIndex)) !== s.generation) continue
+          if (s === undefined || gens.get(key(topic, p.partitionIndex)) !== s.fetchGeneration) continue
           await this.#onPartition(s, node, p, session)
         }
       }
@@ -457,6 +478,7 @@ export class Fetcher {
       lastStableOffset: bigint
       logStartOffset: bigint
       preferredReadReplica: number
+      divergingEpoch?: { epoch: number; endOffset: bigint }
       abortedTransactions: Array<{ producerId: bigint; firstOffset: bigint }> | null
       records: Buffer | null
     },
@@ -509,10 +531,18 @@ export class Fetcher {
       s.preferredReplica = p.preferredReadReplica
       s.preferredUntil = Date.now() + 300_000
     }
+    if (p.divergingEpoch !== undefined && p.divergingEpoch.epoch >= 0) {
+      // The leader says the log diverged from what we fetched (the fetch
+      // carried lastFetchedEpoch): validate from the position before reading on.
+      session.invalidate(s.topic, s.partition)
+      this.#beginValidation(s)
+      if (!s.validating) s.retryAt = Date.now() + backoffDelay(0)
+      return
+    }
     const data = p.records
     if (data === null || data.length === 0) return
     const fetchOffset = s.fetchPosition
-    const generation = s.generation
+    const fetchGeneration = s.fetchGeneration
     let decoded
     try {
       const opts = {
@@ -522,7 +552,7 @@ export class Fetcher {
       decoded = needsAsync(data) ? await decodeRecordBatches(data, opts) : decodeRecordBatchesSync(data, opts)
     } catch (err) {
       const e = err instanceof KafkawireError ? err : new KafkawireError('PROTOCOL_CORRUPT_RECORD', String(err))
-      if (s.generation !== generation) return
+      if (s.fetchGeneration !== fetchGeneration) return
       s.error = e
       e.context.topic ??= s.topic
       e.context.partition ??= s.partition
@@ -530,9 +560,8 @@ export class Fetcher {
       this.#events.onData()
       return
     }
-    if (s.generation !== generation || s.fetchPosition !== fetchOffset) return
-    const batches = decoded.batches
-    if (batches.length === 0) {
+    if (s.fetchGeneration !== fetchGeneration || s.fetchPosition !== fetchOffset) return
+    if (decoded.batches.length === 0) {
       // Only a partial batch came back: it is larger than maxPartitionBytes.
       // Brokers since KIP-74 return the first batch whole, so this only
       // happens with old brokers; ask again with more room.
@@ -547,37 +576,23 @@ export class Fetcher {
       }
       return
     }
-    const aborted = this.#o.isolationLevel === 1 && p.abortedTransactions !== null && p.abortedTransactions.length > 0 ? [...p.abortedTransactions].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : null
-    const abortedProducers = new Set<bigint>()
-    let ai = 0
-    let added = false
-    for (const b of batches) {
-      const next = b.lastOffset + 1n
-      if (next <= s.fetchPosition) continue // already consumed (a batch starting before our offset)
-      if (aborted !== null) {
-        while (ai < aborted.length && aborted[ai]!.firstOffset <= b.lastOffset) abortedProducers.add(aborted[ai++]!.producerId)
-      }
-      let records: KafkaRecord[] = b.records
-      if (b.isControl) {
-        // Markers end a transaction: an ABORT removes its producer from the aborted set.
-        if (b.control?.type === 'ABORT') abortedProducers.delete(b.producerId)
-        records = []
-      } else if (b.isTransactional && abortedProducers.has(b.producerId)) {
-        records = []
-      }
-      // Skip records before the fetch offset (compressed legacy sets and
-      // batches may start before it).
-      if (records.length > 0 && records[0]!.offset < s.fetchPosition) records = records.filter((r) => r.offset >= s.fetchPosition)
-      const bytes = recordBytes(records)
-      s.fetchPosition = next
-      s.fetchEpoch = b.partitionLeaderEpoch
-      const chunk: FetchedChunk = { topic: s.topic, partition: s.partition, records, leaderEpoch: b.partitionLeaderEpoch, nextOffset: next, bytes, generation }
+    const r = chunksFromBatches(decoded.batches, {
+      topic: s.topic,
+      partition: s.partition,
+      fetchOffset,
+      generation: s.generation,
+      readCommitted: this.#o.isolationLevel === 1,
+      abortedTransactions: p.abortedTransactions,
+    })
+    if (r.chunks.length === 0) return
+    s.fetchPosition = r.nextFetchOffset
+    s.fetchEpoch = r.lastEpoch
+    for (const chunk of r.chunks) {
       s.buffered.push(chunk)
-      s.bufferedBytes += bytes
-      this.#bufferedBytes += bytes
-      added = true
+      s.bufferedBytes += chunk.bytes
+      this.#bufferedBytes += chunk.bytes
     }
-    if (added) this.#events.onData()
+    this.#events.onData()
   }
 
   // ---- resets and validation ------------------------------------------------------
@@ -638,7 +653,7 @@ export class Fetcher {
    */
   async #validate(parts: PartitionState[]): Promise<void> {
     for (const s of parts) s.validationInFlight = true
-    const gens = parts.map((s) => s.generation)
+    const gens = parts.map((s) => s.fetchGeneration)
     try {
       const byLeader = new Map<number, PartitionState[]>()
       for (const s of parts) {
@@ -648,7 +663,11 @@ export class Fetcher {
         byLeader.set(leader, l)
       }
       for (const [leader, list] of byLeader) {
-        if (leader < 0) continue
+        if (leader < 0) {
+          for (const s of list) s.retryAt = Date.now() + backoffDelay(1)
+          this.#refresh()
+          continue
+        }
         const conn = await this.#cluster.connectionTo(leader, 'default')
         if (!conn.versions.has(offsetForLeaderEpoch.apiKey, 2)) {
           // Without v2 (currentLeaderEpoch) the answer cannot be trusted; skip validation.
@@ -676,7 +695,7 @@ export class Fetcher {
           for (const r of t.partitions) {
             const s = this.#parts.get(key(t.topic, r.partition))
             const i = parts.indexOf(s!)
-            if (s === undefined || i < 0 || s.generation !== gens[i]) continue
+            if (s === undefined || i < 0 || s.fetchGeneration !== gens[i] || !s.validating) continue
             if (r.errorCode !== 0) {
               const e = new BrokerError(r.errorCode, { topic: t.topic, partition: r.partition, apiName: 'OffsetForLeaderEpoch' })
               if (needsMetadataRefresh(e) || e.retriable) {
@@ -713,6 +732,63 @@ export class Fetcher {
       this.wake()
     }
   }
+}
+
+export interface ChunkOptions {
+  topic: string
+  partition: number
+  /** The offset the fetch asked for: records before it were consumed already. */
+  fetchOffset: bigint
+  generation: number
+  /** read_committed: drop records of aborted transactions. Control batches are dropped either way. */
+  readCommitted: boolean
+  /** The response's aborted transactions (producer id, first offset), any order. */
+  abortedTransactions: ReadonlyArray<{ producerId: bigint; firstOffset: bigint }> | null
+}
+
+/**
+ * Turns the batches of one partition's fetch response into chunks for the
+ * application, one per batch at or after the fetch offset. Under
+ * read_committed, a transactional batch is dropped when its producer has an
+ * aborted transaction that began at or before the batch's last offset and
+ * whose ABORT marker has not been passed yet; control batches (the markers)
+ * never reach the application. A batch that leaves no records still yields an
+ * empty chunk, so the position moves past it (CompletedFetch.nextFetchedRecord).
+ */
+export function chunksFromBatches(
+  batches: readonly RecordBatch[],
+  o: ChunkOptions,
+): { chunks: FetchedChunk[]; nextFetchOffset: bigint; lastEpoch: number } {
+  const aborted =
+    o.readCommitted && o.abortedTransactions !== null && o.abortedTransactions.length > 0
+      ? [...o.abortedTransactions].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0))
+      : null
+  const abortedProducers = new Set<bigint>()
+  let ai = 0
+  let position = o.fetchOffset
+  let lastEpoch = -1
+  const chunks: FetchedChunk[] = []
+  for (const b of batches) {
+    const next = b.lastOffset + 1n
+    if (next <= position) continue // consumed already (a batch starting before our offset)
+    let records: KafkaRecord[] = b.records
+    if (aborted !== null && b.producerId >= 0n) {
+      while (ai < aborted.length && aborted[ai]!.firstOffset <= b.lastOffset) abortedProducers.add(aborted[ai++]!.producerId)
+    }
+    if (b.isControl) {
+      // An ABORT marker ends its producer's aborted transaction.
+      if (aborted !== null && b.control?.type === 'ABORT') abortedProducers.delete(b.producerId)
+      records = []
+    } else if (aborted !== null && b.isTransactional && abortedProducers.has(b.producerId)) {
+      records = []
+    }
+    // Compressed legacy message sets and v2 batches may start before the offset asked for.
+    if (records.length > 0 && records[0]!.offset < position) records = records.filter((r) => r.offset >= position)
+    chunks.push({ topic: o.topic, partition: o.partition, records, leaderEpoch: b.partitionLeaderEpoch, nextOffset: next, bytes: recordBytes(records), generation: o.generation })
+    position = next
+    lastEpoch = b.partitionLeaderEpoch
+  }
+  return { chunks, nextFetchOffset: position, lastEpoch }
 }
 
 /** Whether decoding needs the async path (a compressed v2 batch or legacy wrapper). */
