@@ -12,7 +12,12 @@
  *   any ──close()──▶ leaving ──▶ closed;  any ──fenced / group full──▶ fatal
  *
  * Heartbeats run on their own timer, independent of message processing, so
- * slow processing never makes the member miss its session timeout.
+ * slow processing never makes the member miss its session timeout. They also
+ * keep running while partitions are revoked (which waits for in-flight
+ * processing): before JoinGroup under the eager protocol, and after SyncGroup
+ * under the cooperative one, as the reference's heartbeat thread does. Only
+ * between JoinGroup and SyncGroup, when the coordinator itself keeps the
+ * member alive, are they paused.
  */
 import type { Cluster } from '../../client/cluster.js'
 import { isCoordinatorError } from '../../client/cluster.js'
@@ -138,6 +143,12 @@ export class ClassicMember implements GroupMember {
   #lastHeartbeatOk = Date.now()
   #readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   #fatalError: KafkawireError | null = null
+  /** Eager revocation before JoinGroup is running: heartbeats go on, a REBALANCE_IN_PROGRESS answer is expected. */
+  #preparing = false
+  /** Hooks (revoke, assign) run one at a time, in order. */
+  #hookChain: Promise<void> = Promise.resolve()
+  /** Aborted by close(): a JoinGroup (or its coordinator lookup) may otherwise run for the whole rebalance timeout. */
+  readonly #abort = new AbortController()
 
   constructor(cluster: Cluster, options: ClassicMemberOptions, hooks: MembershipHooks) {
     this.#cluster = cluster
@@ -239,15 +250,33 @@ export class ClassicMember implements GroupMember {
     throw err
   }
 
+  /** Runs a hook after the ones already running or queued. */
+  #serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.#hookChain.then(fn)
+    this.#hookChain = run.catch(() => undefined)
+    return run
+  }
+
   async #joinAndSync(): Promise<void> {
-    this.#transition('joining')
-    this.#stopHeartbeats()
     this.#rejoinNeeded = false
     if (this.#protocol === 'eager') {
-      // Eager protocols give everything back before joining.
-      const owned = this.#hooks.owned()
-      if (owned.length > 0) await this.#hooks.revoke(owned, false)
+      // Eager protocols give everything back before joining. Revoking waits
+      // for in-flight processing: heartbeats continue meanwhile (the member
+      // is still in the group until it sends JoinGroup).
+      if (this.#hooks.owned().length > 0) {
+        this.#preparing = true
+        try {
+          await this.#serial(async () => {
+            const owned = this.#hooks.owned()
+            if (owned.length > 0) await this.#hooks.revoke(owned, false)
+          })
+        } finally {
+          this.#preparing = false
+        }
+      }
     }
+    this.#transition('joining')
+    this.#stopHeartbeats()
     const topics = this.#hooks.subscribedTopics().sort()
     const owned = this.#hooks.owned()
     const protocols = this.#o.assignors.map((a) => ({
@@ -261,6 +290,9 @@ export class ClassicMember implements GroupMember {
       }),
     }))
 
+    // Find the coordinator within the session timeout; the JoinGroup below may
+    // then wait for the whole rebalance timeout for the other members.
+    await this.#cluster.coordinator('group', this.groupId, { timeoutMs: this.#o.sessionTimeoutMs, signal: this.#abort.signal })
     // JoinGroup blocks until every member has joined (up to the rebalance timeout).
     let join
     for (let i = 0; ; i++) {
@@ -279,7 +311,7 @@ export class ClassicMember implements GroupMember {
           reason: null,
         }),
         () => undefined,
-        { retry: false, timeoutMs: this.#o.rebalanceTimeoutMs + 5_000 },
+        { retry: false, timeoutMs: this.#o.rebalanceTimeoutMs + 5_000, signal: this.#abort.signal },
       )
       if (join.errorCode === E.MEMBER_ID_REQUIRED && i === 0) {
         // KIP-394: the coordinator hands out the member id; join again with it.
@@ -335,7 +367,7 @@ export class ClassicMember implements GroupMember {
         assignments,
       }),
       () => undefined,
-      { retry: false, timeoutMs: this.#o.rebalanceTimeoutMs + 5_000 },
+      { retry: false, timeoutMs: this.#o.rebalanceTimeoutMs + 5_000, signal: this.#abort.signal },
     )
     if (sync.errorCode === E.REBALANCE_IN_PROGRESS) {
       this.#rejoinNeeded = true
@@ -349,36 +381,49 @@ export class ClassicMember implements GroupMember {
     this.#check(sync, 'SyncGroup')
 
     const assigned = decodeAssignment(sync.assignment)
-    const current = this.#hooks.owned()
-    if (this.#protocol === 'cooperative') {
-      // KIP-429: give back only what moved away; those partitions reach their
-      // new owner in the follow-up rebalance we ask for.
-      const revoked = difference(current, assigned)
-      const added = difference(assigned, current)
-      if (revoked.length > 0) {
-        await this.#hooks.revoke(revoked, false)
-        this.#rejoinNeeded = true
-      }
-      if (added.length > 0) await this.#hooks.assign(added)
-    } else {
-      const added = difference(assigned, current)
-      if (added.length > 0) await this.#hooks.assign(added)
-    }
+    // In the group's new generation now: heartbeat while revocation waits
+    // for in-flight processing, or the session would expire meanwhile.
     this.#transition('stable')
     this.#lastHeartbeatOk = Date.now()
     this.#scheduleHeartbeat()
-    for (const w of this.#readyWaiters.splice(0)) w.resolve()
+    const generation = this.#generationId
+    await this.#serial(async () => {
+      if (this.#generationId !== generation) return
+      const current = this.#hooks.owned()
+      if (this.#protocol === 'cooperative') {
+        // KIP-429: give back only what moved away; those partitions reach their
+        // new owner in the follow-up rebalance we ask for.
+        const revoked = difference(current, assigned)
+        const added = difference(assigned, current)
+        if (revoked.length > 0) {
+          await this.#hooks.revoke(revoked, false)
+          this.#rejoinNeeded = true
+        }
+        if (added.length > 0) await this.#hooks.assign(added)
+      } else {
+        const added = difference(assigned, current)
+        if (added.length > 0) await this.#hooks.assign(added)
+      }
+    })
+    if (this.#state === 'stable' && this.#generationId === generation) for (const w of this.#readyWaiters.splice(0)) w.resolve()
   }
 
-  /** Ownership ended without a clean revoke (fenced, unknown member): partitions are lost. */
-  async #lose(resetMemberId: boolean): Promise<void> {
+  /**
+   * Ownership ended without a clean revoke (fenced, unknown member): the
+   * partitions of generation `generation` are lost. Nothing happens if the
+   * member moved to another generation meanwhile.
+   */
+  async #lose(resetMemberId: boolean, generation = this.#generationId): Promise<void> {
+    if (this.#generationId !== generation) return
     this.#stopHeartbeats()
-    const owned = this.#hooks.owned()
-    if (owned.length > 0) await this.#hooks.revoke(owned, true)
     this.#generationId = -1
     if (resetMemberId) this.#memberId = ''
     this.#rejoinNeeded = true
     this.#transition('unjoined')
+    await this.#serial(async () => {
+      const owned = this.#hooks.owned()
+      if (owned.length > 0) await this.#hooks.revoke(owned, true)
+    })
   }
 
   // ---- heartbeats -----------------------------------------------------------------
@@ -404,21 +449,38 @@ export class ClassicMember implements GroupMember {
         heartbeat,
         () => ({ groupId: this.groupId, generationId: generation, memberId: this.#memberId, groupInstanceId: this.#o.groupInstanceId }),
         () => undefined,
-        { retry: false, timeoutMs: Math.max(1000, this.#o.sessionTimeoutMs) },
+        { retry: false, timeoutMs: Math.max(1000, this.#o.sessionTimeoutMs), signal: this.#abort.signal },
       )
       if (this.#state !== 'stable' || generation !== this.#generationId) return
+      if (this.#preparing) {
+        // Revoking before JoinGroup: the rebalance is known, keep the session alive.
+        if (res.errorCode === 0 || res.errorCode === E.REBALANCE_IN_PROGRESS) {
+          this.#lastHeartbeatOk = Date.now()
+          this.#scheduleHeartbeat()
+          return
+        }
+        if (res.errorCode === E.ILLEGAL_GENERATION || res.errorCode === E.UNKNOWN_MEMBER_ID) {
+          // Out of the group already: the JoinGroup that follows starts afresh.
+          this.#generationId = -1
+          if (res.errorCode === E.UNKNOWN_MEMBER_ID) this.#memberId = ''
+          return
+        }
+      }
       switch (res.errorCode) {
         case 0:
           this.#lastHeartbeatOk = Date.now()
           this.#scheduleHeartbeat()
           return
         case E.REBALANCE_IN_PROGRESS:
+          // Keep heartbeating until JoinGroup goes out (eager revocation may take a while).
+          this.#lastHeartbeatOk = Date.now()
+          this.#scheduleHeartbeat()
           this.requestRejoin('the coordinator started a rebalance')
           return
         case E.ILLEGAL_GENERATION:
         case E.UNKNOWN_MEMBER_ID:
           this.#log('warn', `heartbeat: ${new BrokerError(res.errorCode).code}; partitions are lost`)
-          await this.#lose(res.errorCode === E.UNKNOWN_MEMBER_ID)
+          await this.#lose(res.errorCode === E.UNKNOWN_MEMBER_ID, generation)
           this.#wakeLoop?.()
           return
         default:
@@ -435,7 +497,7 @@ export class ClassicMember implements GroupMember {
         // The coordinator has expired our session by now: whatever we own may
         // already belong to someone else, so it is lost, not revoked.
         this.#log('warn', 'no successful heartbeat within the session timeout; partitions are lost')
-        await this.#lose(false)
+        await this.#lose(false, generation)
         this.#wakeLoop?.()
         return
       }
@@ -469,11 +531,13 @@ export class ClassicMember implements GroupMember {
     this.#stopHeartbeats()
     this.#transition('left')
     await this.#sendLeave('consumer processing stalled (maxProcessingIntervalMs)')
-    const owned = this.#hooks.owned()
-    // The group reassigns them now: processing of these must not commit.
-    if (owned.length > 0) await this.#hooks.revoke(owned, true)
     this.#generationId = -1
-    this.#memberId = this.#o.groupInstanceId === null ? '' : this.#memberId
+    this.#memberId = ''
+    // The group reassigns them now: processing of these must not commit.
+    await this.#serial(async () => {
+      const owned = this.#hooks.owned()
+      if (owned.length > 0) await this.#hooks.revoke(owned, true)
+    })
   }
 
   resume(): void {
@@ -493,6 +557,9 @@ export class ClassicMember implements GroupMember {
     this.#stopHeartbeats()
     const wasMember = this.#state === 'stable' || this.#state === 'joining' || this.#state === 'syncing'
     this.#transition('leaving')
+    // Stop what the member loop waits for (a JoinGroup held by the coordinator,
+    // a coordinator lookup while it is unreachable) before leaving.
+    this.#abort.abort()
     this.#wakeLoop?.()
     if (wasMember && this.#o.groupInstanceId === null) await this.#sendLeave('the consumer is closing')
     this.#transition('closed')
