@@ -12,6 +12,10 @@
  *   stable ──processing stalled──▶ left ──resumed──▶ joining
  *   any ──close()──▶ leaving (epoch -1, or -2 for a static member) ──▶ closed
  *   any ──fenced instance / group full / unsupported──▶ fatal
+ *
+ * Reconciliation runs beside the heartbeats, not inside them: revoking waits
+ * for in-flight processing, and the member must keep heartbeating meanwhile
+ * (reporting the partitions it still owns) or the coordinator fences it.
  */
 import { randomUUID } from 'node:crypto'
 import type { Cluster } from '../../client/cluster.js'
@@ -69,6 +73,14 @@ export class ConsumerMember implements GroupMember {
   /** Latest target assignment from the coordinator, by topic id. */
   #target: Array<{ topicId: string; partitions: number[] }> | null = null
   #reconciling = false
+  /** A new target arrived while reconciling: reconcile again afterwards. */
+  #reconcileAgain = false
+  /** Bumped when ownership ends (fenced, left): a reconciliation in progress stops applying its target. */
+  #incarnation = 0
+  /** Hooks (revoke, assign) run one at a time, in order. */
+  #hookChain: Promise<void> = Promise.resolve()
+  /** Aborted by close(): the heartbeat in flight (or its coordinator lookup) is not waited for. */
+  readonly #abort = new AbortController()
   #readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   #fatalError: KafkawireError | null = null
   #attempt = 0
@@ -192,7 +204,7 @@ export class ConsumerMember implements GroupMember {
           }
         },
         () => undefined,
-        { retry: false, timeoutMs: Math.max(5_000, this.#heartbeatIntervalMs * 2) },
+        { retry: false, timeoutMs: Math.max(5_000, this.#heartbeatIntervalMs * 2), ...(leaving ? {} : { signal: this.#abort.signal }) },
       )
       if (leaving) return
       if (res.errorCode !== 0) {
@@ -218,8 +230,8 @@ export class ConsumerMember implements GroupMember {
       if (res.heartbeatIntervalMs > 0) this.#heartbeatIntervalMs = res.heartbeatIntervalMs
       if (res.assignment !== null) this.#target = res.assignment.topicPartitions
       if (this.#state === 'joining' && this.#memberEpoch > 0) this.#transition('stable')
-      await this.#reconcile()
       this.#schedule(this.#heartbeatIntervalMs)
+      void this.#reconcileLoop()
     } catch (err) {
       if (leaving) throw err
       if (err instanceof UnsupportedApiError) {
@@ -232,57 +244,83 @@ export class ConsumerMember implements GroupMember {
     }
   }
 
+  #serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.#hookChain.then(fn)
+    this.#hookChain = run.catch(() => undefined)
+    return run
+  }
+
+  async #reconcileLoop(): Promise<void> {
+    if (this.#reconciling) {
+      this.#reconcileAgain = true
+      return
+    }
+    this.#reconciling = true
+    try {
+      do {
+        this.#reconcileAgain = false
+        await this.#reconcile()
+      } while (this.#reconcileAgain)
+    } catch (err) {
+      this.#log('warn', `reconciliation failed: ${(err as Error).message}; retrying with the next heartbeat`)
+    } finally {
+      this.#reconciling = false
+    }
+  }
+
   /**
    * Moves toward the target: first revoke what left the target (commit,
    * listener), then assign what is new. The next heartbeat reports the new
    * owned set, which is how the coordinator learns the revocation is done.
    */
   async #reconcile(): Promise<void> {
-    if (this.#reconciling || this.#target === null) return
-    this.#reconciling = true
-    try {
-      const target: TopicPartition[] = []
-      const unknownIds: string[] = []
-      for (const t of this.#target) {
+    const targetIds = this.#target
+    if (targetIds === null || this.#memberEpoch <= 0) return
+    const incarnation = this.#incarnation
+    const target: TopicPartition[] = []
+    const unknownIds: string[] = []
+    for (const t of targetIds) {
+      const name = this.#cluster.topicNameById(t.topicId)
+      if (name === undefined) unknownIds.push(t.topicId)
+      else for (const p of t.partitions) target.push({ topic: name, partition: p })
+    }
+    if (unknownIds.length > 0) {
+      // Learn names of topic ids we have not seen yet, then try again.
+      await this.#cluster.refreshMetadata('all').catch(() => undefined)
+      for (const t of targetIds) {
+        if (!unknownIds.includes(t.topicId)) continue
         const name = this.#cluster.topicNameById(t.topicId)
-        if (name === undefined) unknownIds.push(t.topicId)
-        else for (const p of t.partitions) target.push({ topic: name, partition: p })
+        if (name !== undefined) for (const p of t.partitions) target.push({ topic: name, partition: p })
       }
-      if (unknownIds.length > 0) {
-        // Learn names of topic ids we have not seen yet, then try again.
-        await this.#cluster.refreshMetadata('all').catch(() => undefined)
-        for (const t of this.#target) {
-          if (!unknownIds.includes(t.topicId)) continue
-          const name = this.#cluster.topicNameById(t.topicId)
-          if (name !== undefined) for (const p of t.partitions) target.push({ topic: name, partition: p })
-        }
-      }
+    }
+    let changed = false
+    await this.#serial(async () => {
+      if (this.#incarnation !== incarnation) return
       const owned = this.#hooks.owned()
       const revoke = difference(owned, target)
       const add = difference(target, owned)
-      if (revoke.length === 0 && add.length === 0) {
-        if (this.#state === 'reconciling') this.#transition('stable')
-        if (this.#state === 'stable') for (const w of this.#readyWaiters.splice(0)) w.resolve()
-        return
-      }
+      if (revoke.length === 0 && add.length === 0) return
+      changed = true
       this.#transition('reconciling')
       if (revoke.length > 0) await this.#hooks.revoke(revoke, false)
-      if (add.length > 0) await this.#hooks.assign(add)
-      this.#transition('stable')
-      for (const w of this.#readyWaiters.splice(0)) w.resolve()
-      // Acknowledge at once so revoked partitions reach their new owners quickly.
-      this.#schedule(0)
-    } finally {
-      this.#reconciling = false
-    }
+      if (add.length > 0 && this.#incarnation === incarnation) await this.#hooks.assign(add)
+    })
+    if (this.#incarnation !== incarnation) return
+    if (this.#state === 'reconciling') this.#transition('stable')
+    if (this.#state === 'stable') for (const w of this.#readyWaiters.splice(0)) w.resolve()
+    // Acknowledge at once so revoked partitions reach their new owners quickly.
+    if (changed && this.#state === 'stable') this.#schedule(0)
   }
 
   async #lose(): Promise<void> {
-    const owned = this.#hooks.owned()
-    if (owned.length > 0) await this.#hooks.revoke(owned, true)
+    this.#incarnation++
     this.#memberEpoch = 0
     this.#target = null
     this.#transition('joining')
+    await this.#serial(async () => {
+      const owned = this.#hooks.owned()
+      if (owned.length > 0) await this.#hooks.revoke(owned, true)
+    })
   }
 
   async leaveForStall(): Promise<void> {
@@ -290,11 +328,14 @@ export class ConsumerMember implements GroupMember {
     this.#log('warn', 'processing stalled beyond maxProcessingIntervalMs; leaving the group until it resumes')
     this.#stop()
     this.#transition('left')
+    this.#incarnation++
     await this.#beat(this.#o.groupInstanceId === null ? LEAVE_EPOCH : STATIC_LEAVE_EPOCH).catch(() => undefined)
-    const owned = this.#hooks.owned()
-    if (owned.length > 0) await this.#hooks.revoke(owned, true)
     this.#memberEpoch = 0
     this.#target = null
+    await this.#serial(async () => {
+      const owned = this.#hooks.owned()
+      if (owned.length > 0) await this.#hooks.revoke(owned, true)
+    })
   }
 
   resume(): void {
@@ -309,6 +350,7 @@ export class ConsumerMember implements GroupMember {
     this.#stop()
     const wasMember = this.#memberEpoch > 0
     this.#transition('leaving')
+    this.#abort.abort()
     if (this.#inFlight) await this.#inFlight.catch(() => undefined)
     if (wasMember) {
       await this.#beat(this.#o.groupInstanceId === null ? LEAVE_EPOCH : STATIC_LEAVE_EPOCH).catch((err: unknown) =>
