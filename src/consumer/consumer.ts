@@ -17,7 +17,6 @@
 import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
 import { Cluster } from '../client/cluster.js'
-import { sleep } from '../client/backoff.js'
 import { abortReason, ClosedError, ConfigError } from '../client/errors.js'
 import type { ClientConfig } from '../client/index.js'
 import { KafkawireError } from '../protocol/errors.js'
@@ -482,10 +481,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
   async #waitIdle(keys: string[], timeoutMs: number): Promise<void> {
     const busy = keys.filter((k) => this.#busy.has(k))
     if (busy.length === 0) return
+    // The bound's timer is cleared once processing finished: left running it
+    // would keep the process alive for up to maxProcessingIntervalMs after close().
+    let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(busy.map((k) => new Promise<void>((resolve) => this.#busy.get(k)?.push(resolve) ?? resolve()))),
-      sleep(timeoutMs),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ])
+    clearTimeout(timer)
   }
 
   #markBusy(k: string): void {
