@@ -14,9 +14,8 @@ import { findCoordinator } from '../protocol/messages/find-coordinator.js'
 import { metadata as metadataApi } from '../protocol/messages/metadata.js'
 import type { ApiSchema, Fields, Infer, Input } from '../protocol/schema.js'
 import { backoffDelay, retry, sleep, type BackoffOptions } from './backoff.js'
-import { Connection, type ConnectionOptions, type RequestOptions, type TlsOptions } from './connection.js'
+import { Connection, type ConnectionOptions, type RequestOptions } from './connection.js'
 import { abortReason, ClosedError, ConfigError, ConnectionError, DeadlineExceededError } from './errors.js'
-import type { SaslOptions } from './sasl/index.js'
 
 export interface BrokerAddress {
   host: string
@@ -47,16 +46,25 @@ export interface TopicInfo {
   partitions: PartitionInfo[]
 }
 
-export interface ClusterOptions {
+/** What every connection of the cluster is opened with; documented once, on ConnectionOptions. */
+type SharedConnectionOptions = Pick<
+  ConnectionOptions,
+  | 'clientId'
+  | 'clientSoftwareName'
+  | 'clientSoftwareVersion'
+  | 'tls'
+  | 'sasl'
+  | 'connectTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'maxResponseBytes'
+  | 'idleTimeoutMs'
+  | 'socketFactory'
+  | 'log'
+>
+
+export interface ClusterOptions extends Partial<SharedConnectionOptions> {
   /** Bootstrap brokers, "host:port". */
   brokers: string[] | string
-  clientId?: string
-  tls?: TlsOptions | boolean
-  sasl?: SaslOptions
-  connectTimeoutMs?: number
-  requestTimeoutMs?: number
-  maxResponseBytes?: number
-  idleTimeoutMs?: number
   /** Refresh metadata at least this often. Default 5 min. */
   metadataMaxAgeMs?: number
   /** Backoff between retries of failed requests. */
@@ -65,10 +73,6 @@ export interface ClusterOptions {
   reconnectBackoff?: BackoffOptions
   /** Overall deadline for operations that retry (metadata, coordinator lookups). Default 60 s. */
   defaultTimeoutMs?: number
-  clientSoftwareName?: string
-  clientSoftwareVersion?: string
-  socketFactory?: ConnectionOptions['socketFactory']
-  log?: ConnectionOptions['log']
 }
 
 /** Why a connection is used; each purpose gets its own socket to a broker. */
