@@ -122,6 +122,12 @@ if (java.error !== undefined || java.status !== 0) {
           await cluster.refreshMetadata([topic], { allowAutoTopicCreation: true })
           const info = cluster.topic(topic)
           assert.ok(info && info.partitions.length === 3 && info.partitions.every((p) => p.leader > 0 && p.isr.length === 3))
+          // Every node serves the topic before the load starts: KRaft brokers learn it one after the other, and
+          // a node still without it would fail the "healthy" phase (seen on 3.9.1 under load).
+          for (const node of [1, 2, 3]) {
+            const res = await cluster.send(node, metadata, { topics: [{ name: topic }], allowAutoTopicCreation: false })
+            assert.equal(res.topics[0]?.partitions.length, 3, `node ${node} knows the topic`)
+          }
         })
         load = new Load(cluster, topic)
         load.start([1, 2, 3])
