@@ -97,17 +97,22 @@ export class PartitionState {
   logStartOffset = -1n
   preferredReplica = -1
   preferredUntil = 0
-  /** Bumped whenever the position moves other than by consuming (seek, reset, truncation, revocation): chunks the application holds become stale. */
-  generation = 0
-  /** Bumped whenever prefetched data is dropped or the fetch position rewinds: responses in flight become stale. */
-  fetchGeneration = 0
+  /**
+   * Changes whenever the position moves other than by consuming (seek, reset, truncation, revocation):
+   * chunks the application holds become stale. Values come from one counter per fetcher, so a partition
+   * assigned again never repeats a value of its previous assignment.
+   */
+  generation: number
+  /** Changes whenever prefetched data is dropped or the fetch position rewinds: responses in flight become stale. Same counter. */
+  fetchGeneration: number
   inFlight = false
   retryAt = 0
   error: KafkawireError | null = null
 
-  constructor(topic: string, partition: number) {
+  constructor(topic: string, partition: number, generation: number) {
     this.topic = topic
     this.partition = partition
+    this.generation = this.fetchGeneration = generation
   }
 
   get isFetchable(): boolean {
@@ -129,6 +134,8 @@ export class Fetcher {
   #timer: NodeJS.Timeout | null = null
   #running = false
   #refreshing = false
+  /** Source of partition generations (see PartitionState.generation). */
+  #generations = 0
 
   constructor(cluster: Cluster, options: FetcherOptions, events: FetcherEvents) {
     this.#cluster = cluster
@@ -167,7 +174,7 @@ export class Fetcher {
   add(tps: readonly TopicPartition[]): void {
     for (const tp of tps) {
       const k = key(tp.topic, tp.partition)
-      if (!this.#parts.has(k)) this.#parts.set(k, new PartitionState(tp.topic, tp.partition))
+      if (!this.#parts.has(k)) this.#parts.set(k, new PartitionState(tp.topic, tp.partition, ++this.#generations))
     }
     this.#cluster.watchTopics(tps.map((t) => t.topic))
     this.#rr = [...this.#parts.keys()]
@@ -181,7 +188,7 @@ export class Fetcher {
       const s = this.#parts.get(k)
       if (s === undefined) continue
       this.#drop(s)
-      s.generation++
+      s.generation = ++this.#generations
       this.#parts.delete(k)
       for (const session of this.#sessions.values()) session.invalidate(tp.topic, tp.partition)
     }
@@ -192,7 +199,7 @@ export class Fetcher {
     this.#bufferedBytes -= s.bufferedBytes
     s.buffered.length = 0
     s.bufferedBytes = 0
-    s.fetchGeneration++
+    s.fetchGeneration = ++this.#generations
   }
 
   /**
@@ -214,7 +221,7 @@ export class Fetcher {
     const s = this.#parts.get(key(topic, partition))
     if (s === undefined) throw new KafkawireError('PARTITION_NOT_ASSIGNED', `cannot seek ${topic}-${partition}: it is not assigned to this consumer`, { context: { topic, partition } })
     this.#drop(s)
-    s.generation++
+    s.generation = ++this.#generations
     s.position = s.fetchPosition = offset
     s.positionEpoch = s.fetchEpoch = leaderEpoch
     s.reset = null
@@ -231,7 +238,7 @@ export class Fetcher {
     const s = this.#parts.get(key(topic, partition))
     if (s === undefined) return
     this.#drop(s)
-    s.generation++
+    s.generation = ++this.#generations
     s.reset = policy
     s.error = null
     this.wake()
@@ -377,10 +384,11 @@ export class Fetcher {
   async #fetchFrom(node: number, parts: PartitionState[]): Promise<void> {
     this.#nodeBusy.add(node)
     const session = this.#session(node)
-    const gens = new Map<string, number>()
+    // What each partition's request asked for: a response counts only if the partition still wants exactly that.
+    const gens = new Map<string, { fetchGeneration: number; fetchOffset: bigint }>()
     for (const s of parts) {
       s.inFlight = true
-      gens.set(key(s.topic, s.partition), s.fetchGeneration)
+      gens.set(key(s.topic, s.partition), { fetchGeneration: s.fetchGeneration, fetchOffset: s.fetchPosition })
     }
     let req: SessionRequest | null = null
     try {
@@ -452,7 +460,8 @@ export class Fetcher {
         if (topic === undefined || topic === null) continue
         for (const p of t.partitions) {
           const s = this.#parts.get(key(topic, p.partitionIndex))
-          if (s === undefined || gens.get(key(topic, p.partitionIndex)) !== s.fetchGeneration) continue
+          const asked = gens.get(key(topic, p.partitionIndex))
+          if (s === undefined || asked === undefined || asked.fetchGeneration !== s.fetchGeneration || asked.fetchOffset !== s.fetchPosition) continue
           await this.#onPartition(s, node, p, session)
         }
       }
@@ -496,7 +505,7 @@ export class Fetcher {
             return
           }
           this.#drop(s)
-          s.generation++
+          s.generation = ++this.#generations
           s.reset = this.#o.autoOffsetReset
           return
         case 74: // FENCED_LEADER_EPOCH: our metadata is older than the broker's
@@ -630,7 +639,7 @@ export class Fetcher {
           s.reset = null
           s.position = s.fetchPosition = r.offset
           s.positionEpoch = s.fetchEpoch = -1
-          s.generation++
+          s.generation = ++this.#generations
           for (const session of this.#sessions.values()) session.invalidate(s.topic, s.partition)
         })
       } catch (err) {
@@ -715,7 +724,7 @@ export class Fetcher {
                 this.#events.onData()
               } else {
                 this.#drop(s)
-                s.generation++
+                s.generation = ++this.#generations
                 s.position = s.fetchPosition = r.endOffset
                 s.positionEpoch = s.fetchEpoch = r.leaderEpoch
                 for (const session of this.#sessions.values()) session.invalidate(s.topic, s.partition)

@@ -130,6 +130,8 @@ export class FakeKafka {
   /** Committed offsets: group -> "topic\0partition" -> offset. */
   readonly offsets = new Map<string, Map<string, { offset: bigint; leaderEpoch: number; metadata: string | null }>>()
   readonly commits: CommitRecord[] = []
+  /** Every Fetch answer is sent this much later (computed when the request arrives): keeps fetches in flight. */
+  fetchDelayMs = 0
   /** Fetch checks currentLeaderEpoch against the partition's (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), as leaders do. */
   fenceStaleEpochs = true
   /** When false, Metadata keeps announcing the leader epochs it announced last. */
@@ -235,6 +237,17 @@ export class FakeKafka {
     return records.map((_, i) => base + BigInt(i))
   }
 
+  /**
+   * Appends record data as it is, e.g. a legacy (magic 0/1) message set a real broker served: `bytes`
+   * must hold complete batches or messages for offsets `baseOffset`..`lastOffset`, next in the log.
+   */
+  appendRaw(topic: string, partition: number, bytes: Buffer, baseOffset: bigint, lastOffset: bigint): void {
+    const l = this.log(topic, partition)
+    if (baseOffset !== l.endOffset) throw new Error(`raw data at ${baseOffset}, the log ends at ${l.endOffset}`)
+    l.batches.push({ baseOffset, lastOffset, bytes, producerId: -1n, transactional: false, control: false })
+    l.endOffset = lastOffset + 1n
+  }
+
   /** Appends text values, one record each, in one batch. */
   appendValues(topic: string, partition: number, values: string[], o: AppendOptions = {}): bigint[] {
     return this.append(topic, partition, values.map((v) => ({ value: Buffer.from(v) })), o)
@@ -311,6 +324,7 @@ export class FakeKafka {
     })
     const body = { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses }
     // Long poll, shortened: an empty answer comes after a little while.
+    if (this.fetchDelayMs > 0) return reply({ body, delayMs: this.fetchDelayMs })
     return any ? body : reply({ body, delayMs: Math.min(b.maxWaitMs as number, 50) })
   }
 
