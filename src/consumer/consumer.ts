@@ -22,7 +22,7 @@ import type { ClientConfig } from '../client/index.js'
 import { KafkawireError } from '../protocol/errors.js'
 import type { KafkaRecord, RecordHeader } from '../protocol/records/index.js'
 import { Producer } from '../producer/producer.js'
-import { resolveDeserializer, SerializationError, type DeserializerFn, type DeserializerSpec } from '../serde/index.js'
+import { deserializers, resolveDeserializer, SerializationError, type DeserializerFn, type DeserializerSpec } from '../serde/index.js'
 import { CommitFailedError } from './errors.js'
 import { Fetcher, listOffsetsFor, type FetchedChunk, type OffsetResetPolicy, type TopicPartition } from './fetcher.js'
 import { resolveAssignors, type Assignor, type AssignorName } from './group/assignors.js'
@@ -584,12 +584,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
    * when a deserializer throws).
    */
   #message(c: FetchedChunk, r: KafkaRecord): ConsumerMessage<K, V> {
-    const raw: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers, leaderEpoch: c.leaderEpoch }
-    const key = r.key === null ? null : this.#keyDeser(r.key, { topic: c.topic, part: 'key', headers: r.headers })
-    const value = r.value === null ? null : this.#valueDeser(r.value, { topic: c.topic, part: 'value', headers: r.headers })
-    raw.key = key as Buffer | null
-    raw.value = value as Buffer | null
-    return raw as unknown as ConsumerMessage<K, V>
+    // The raw deserializer (the default) returns its input: no call, no context object per record.
+    const key = r.key === null || this.#keyDeser === deserializers.raw ? r.key : this.#keyDeser(r.key, { topic: c.topic, part: 'key', headers: r.headers })
+    const value = r.value === null || this.#valueDeser === deserializers.raw ? r.value : this.#valueDeser(r.value, { topic: c.topic, part: 'value', headers: r.headers })
+    const m: ConsumerMessage = { topic: c.topic, partition: c.partition, offset: r.offset, timestamp: r.timestamp, key: key as Buffer | null, value: value as Buffer | null, headers: r.headers, leaderEpoch: c.leaderEpoch }
+    return m as unknown as ConsumerMessage<K, V>
   }
 
   /** A record whose key or value failed to deserialize: the error handler, the dead-letter topic, then null (skipped). */
