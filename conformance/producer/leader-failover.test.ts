@@ -3,40 +3,19 @@
 // acknowledged record is in the log exactly once, each partition in send
 // order, none lost; every send settles.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import type { Cluster } from '../../src/client/cluster.js'
+import { test } from 'node:test'
 import { Producer } from '../../src/producer/index.js'
-import { killNode, restartNode, startCluster, stopCluster, threeNodeOptions } from '../broker/index.mjs'
-import { createTopic, deleteTopic, plumbing, topicName, waitFor } from '../support/kafka.js'
+import { waitFor } from '../support/kafka.js'
 import { unsupportedReason } from '../support/target.js'
+import { threeNodeTopic } from '../support/three-nodes.js'
 import { readPartition } from '../support/read-partition.js'
 
 const PARTITIONS = 3
-const opts = threeNodeOptions()
 const skip = unsupportedReason('three-nodes') ?? false
-let brokers: string[] = []
-let cluster: Cluster
-const topic = topicName('failover')
-
-before(async () => {
-  if (skip) return
-  const c = await startCluster({ ...opts, log: () => undefined })
-  brokers = c.KAFKA_BROKERS.split(',')
-  cluster = await plumbing(brokers)
-  await createTopic(cluster, topic, { partitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } })
-})
-
-after(async () => {
-  if (skip) return
-  try {
-    await deleteTopic(cluster, topic)
-    await cluster.close()
-  } finally {
-    await stopCluster(opts.name)
-  }
-})
+const three = threeNodeTopic('failover', PARTITIONS, skip)
 
 test('the leader of a partition is killed (SIGKILL) and restarted mid-stream: every acknowledged record once, in order, none lost', { skip }, async (t) => {
+  const { brokers, cluster, topic } = three
   const producer = new Producer({ brokers, acks: 'all', lingerMs: 2, batchSize: 4096, requestTimeoutMs: 5000, deliveryTimeoutMs: 120_000, retryBackoff: { initialMs: 50, maxMs: 500 } })
   const sent: string[][] = Array.from({ length: PARTITIONS }, () => [])
   const acked: string[][] = Array.from({ length: PARTITIONS }, () => [])
@@ -70,7 +49,7 @@ test('the leader of a partition is killed (SIGKILL) and restarted mid-stream: ev
   try {
     await new Promise((r) => setTimeout(r, 1500))
     const ackedBeforeKill = acked.flat().length
-    await killNode(opts.name, victim, 'KILL')
+    await three.kill(victim)
     // The controller fences the dead broker after its session timeout and moves leadership.
     await waitFor(async () => {
       await cluster.refreshMetadata([topic]).catch(() => undefined)
@@ -79,7 +58,7 @@ test('the leader of a partition is killed (SIGKILL) and restarted mid-stream: ev
     }, 'a new leader for partition 0', 30_000)
     const ackedAfterMove = acked.flat().length
     await new Promise((r) => setTimeout(r, 1500))
-    await restartNode(opts.name, victim, { log: () => undefined })
+    await three.restart(victim)
     await new Promise((r) => setTimeout(r, 1500))
     t.diagnostic(`killed node ${victim}; ${ackedBeforeKill} records acknowledged before the kill, ${ackedAfterMove} when partition 0 had moved`)
   } finally {

@@ -136,6 +136,17 @@ export const FEATURES = {
       return min <= 2 ? null : `Produce starts at v${min}`
     },
   },
+  'legacy-fetch': {
+    // Fetch v0-v3 answer with message formats v0/v1: the broker down-converts the v2 batches it stores
+    // (the only way a 3.x broker still serves legacy message sets, message.format.version being ignored
+    // since 3.0, KIP-724). Apache Kafka 4 removed them (KIP-896).
+    label: 'Fetch v0-v3 (legacy message formats, down-converted)',
+    apis: [1],
+    check: (c) => {
+      const min = c.apis.get(1)!.minVersion
+      return min === 0 ? null : `Fetch starts at v${min}`
+    },
+  },
   'list-offsets-v0': {
     label: 'ListOffsets v0',
     apis: [2],
@@ -175,6 +186,15 @@ export const FEATURES = {
   },
   // ---- consumer ----
   'classic-groups': { label: 'classic consumer groups', apis: [10, 11, 12, 13, 14, 8, 9] },
+  'static-rejoin': {
+    label: 'a static member rejoining a stable group without a rebalance (KIP-345)',
+    needs: ['classic-groups'],
+    // Apache Kafka hands a static member that rejoins with the same protocols its previous assignment and
+    // keeps the generation. kfake does so only when the JoinGroup metadata is byte for byte the one the
+    // member last sent; a restarted consumer's subscription carries other owned partitions and generation
+    // (consumer protocol v1+, as the Java client's does), so kfake rebalances the whole group.
+    lacking: { kfake: 'rebalances unless the rejoin carries byte-identical subscription metadata (owned partitions, generation)' },
+  },
   kip848: { label: 'KIP-848 consumer groups', apis: [68], finalized: { 'group.version': 1 } },
   'kip848-describe': { label: 'KIP-848 ConsumerGroupDescribe', needs: ['kip848'], apis: [69] },
   'fetch-sessions': { label: 'fetch sessions (KIP-227)', apis: [[1, 7]] },

@@ -243,6 +243,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
           if (p !== undefined && p.offset > to) this.#processed.set(tpKey(tp), { offset: to, leaderEpoch: -1 })
           this.emit('truncation', { ...tp, from, to })
         },
+        onReset: (tp, offset) => {
+          // A group that consumed nothing from a partition (reset to latest on an empty one) still
+          // commits where it stands, so a restart does not reset again past records written meanwhile.
+          if (this.#owned.has(tpKey(tp))) this.#processed.set(tpKey(tp), { offset, leaderEpoch: -1 })
+        },
       },
     )
     if (options.deadLetter) {

@@ -68,6 +68,12 @@ export interface FetcherEvents {
   onData(): void
   onError(err: KafkawireError, tp: TopicPartition): void
   onTruncation(tp: TopicPartition, from: bigint, to: bigint): void
+  /**
+   * The reset policy moved a partition's position to `offset` (no committed offset, or out of range).
+   * Everything before it is skipped by policy, so it is the partition's position to commit until a
+   * record is processed: the reference client commits positions, not only consumed offsets.
+   */
+  onReset(tp: TopicPartition, offset: bigint): void
 }
 
 const key = (topic: string, partition: number): string => `${topic}\0${partition}`
@@ -641,6 +647,7 @@ export class Fetcher {
           s.positionEpoch = s.fetchEpoch = -1
           s.generation = ++this.#generations
           for (const session of this.#sessions.values()) session.invalidate(s.topic, s.partition)
+          this.#events.onReset({ topic: s.topic, partition: s.partition }, r.offset)
         })
       } catch (err) {
         if (err instanceof KafkawireError && needsMetadataRefresh(err)) this.#refresh()
