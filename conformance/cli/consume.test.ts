@@ -145,9 +145,12 @@ test('-g: the committed offsets are what was printed; the next run continues the
       `partition ${p} from its start, in order`,
     )
   }
+  // A partition nothing was printed from commits where --from-beginning put it (0), as the Java consumer
+  // commits its position; null only if the group closed before that partition's reset was answered.
+  const after = await committed(g, name, P)
   assert.deepEqual(
-    await committed(g, name, P),
-    counts.map((c) => (c === 0 ? null : BigInt(c))),
+    after.map((c, p) => (counts[p] === 0 && c === null ? 0n : c)),
+    counts.map((c) => BigInt(c)),
   )
   await assertLeft(g)
 
@@ -228,7 +231,9 @@ test('`| head -n 3`: exit 0, the first three lines, no stack trace; in a group t
   assert.equal(out, 'record 000000 ' + 'x'.repeat(60) + '\nrecord 000001 ' + 'x'.repeat(60) + '\nrecord 000002 ' + 'x'.repeat(60) + '\nstatus 0\n', 'exit 0 and nothing on stderr')
   await assertLeft(g)
   const [c] = await committed(g, name, 1)
-  assert.ok(c === null || (c >= 3n && c <= BigInt(count)), `committed ${c}: what was written before the pipe closed`)
+  // One write holds the whole first batch: when the pipe closes in the middle of it, the write fails and
+  // nothing counts as printed, so the commit is the start (0, or none if the reset was never answered).
+  assert.ok(c === null || c === 0n || (c >= 3n && c <= BigInt(count)), `committed ${c}: the start, or what was written before the pipe closed`)
 })
 
 /** Starts `kafkawire consume`, sends `signal` once `lines` lines arrived (0: after `waitMs`), and collects everything. */
