@@ -152,6 +152,23 @@ describe('decoding what other writers produce', () => {
     assert.ok((await decompress(CompressionCodec.Lz4, frame)).equals(data))
   })
 
+  test('lz4: decompressing leaves the frame byte for byte as it was (block size fields are lent to lz4-napi and put back)', async () => {
+    for (const size of [1000, 100_000, 200_000]) {
+      const data = text(size)
+      const frame = await compress(CompressionCodec.Lz4, data)
+      const before = Buffer.from(frame)
+      assert.ok((await decompress(CompressionCodec.Lz4, frame)).equals(data))
+      assert.ok(frame.equals(before), `${size} B: the frame is unchanged`)
+      // A failing block leaves it unchanged too.
+      const bad = Buffer.from(frame)
+      bad[LZ4_KAFKA_FRAME_HEADER.length + 4] = 0xff
+      bad[LZ4_KAFKA_FRAME_HEADER.length + 5] = 0xff
+      const badBefore = Buffer.from(bad)
+      await decompress(CompressionCodec.Lz4, bad).catch(() => undefined)
+      assert.ok(bad.equals(badBefore), `${size} B: a corrupt frame is unchanged`)
+    }
+  })
+
   test('lz4: a wrong content or block checksum is PROTOCOL_COMPRESSION', async () => {
     const data = text(1000)
     const withContent = Buffer.from(lz4napi.compressFrameSync(data, { contentChecksum: true }))

@@ -191,8 +191,25 @@ function isOutputTooSmall(e: unknown): boolean {
 
 async function decompressBlock(lz4: Lz4Module, data: Buffer, b: Block, capacity: number, sync: boolean): Promise<Buffer> {
   if (!b.compressed) return data.subarray(b.start, b.start + b.size)
-  const input = withSizePrefix(data, b, capacity)
-  return sync ? lz4.uncompressSync(input) : lz4.uncompress(input)
+  if (sync) return uncompressInPlace(lz4, data, b, capacity)
+  return lz4.uncompress(withSizePrefix(data, b, capacity))
+}
+
+/**
+ * The synchronous path lends the block's own 4-byte size field, just before it in the frame, to
+ * lz4-napi as its size prefix and puts it back before returning: no copy of the block and no
+ * allocation besides the output (a fetch of 64 KiB batches otherwise copies every one of them once
+ * more). Nothing else can observe the frame meanwhile; the threadpool path copies instead.
+ */
+function uncompressInPlace(lz4: Lz4Module, data: Buffer, b: Block, capacity: number): Buffer {
+  const at = b.start - 4
+  const saved = data.readUInt32LE(at)
+  data.writeUInt32LE(capacity, at)
+  try {
+    return lz4.uncompressSync(data.subarray(at, b.start + b.size))
+  } finally {
+    data.writeUInt32LE(saved, at)
+  }
 }
 
 export async function lz4Decompress(data: Buffer, maxBytes: number, legacyHeaderChecksum: boolean): Promise<Buffer> {
