@@ -28,12 +28,14 @@ const BLOCK_SIZE = 64 * 1024
 const INCOMPRESSIBLE = 0x80000000
 
 /**
- * Below these sizes blocks are (de)compressed synchronously: LZ4 decodes at
- * GB/s, so 256 KiB blocks the event loop for ~0.1-0.2 ms, less than the
- * threadpool round trips would cost; larger frames go to the threadpool,
- * their blocks in parallel.
+ * Below these sizes blocks are (de)compressed synchronously: 256 KiB holds
+ * the event loop for ~0.1 ms either way (lz4-napi compresses the producer's
+ * random-text benchmark data at ~0.3 us/KiB in one call), while a threadpool
+ * round trip doubled the CPU per KiB for 64 KiB batches (0.60 against 0.30
+ * us/KiB measured); larger frames go to the threadpool, their blocks in
+ * parallel.
  */
-const SYNC_COMPRESS_BELOW = 64 * 1024
+const SYNC_COMPRESS_BELOW = 256 * 1024
 const SYNC_DECOMPRESS_BELOW = 256 * 1024
 
 /** The frame header Kafka writes, checksum included: 04 22 4D 18 60 40 82. */
