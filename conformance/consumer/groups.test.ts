@@ -15,6 +15,7 @@ const skip848 = noBrokers || (unsupportedReason('kip848') ?? false)
 let cluster: Cluster
 const topics: string[] = []
 const members: Member[] = []
+const writers: Array<{ stop: () => Promise<number> }> = []
 
 before(async () => {
   if (skip) return
@@ -23,6 +24,8 @@ before(async () => {
 
 after(async () => {
   if (skip) return
+  // A test that failed midway leaves its writer running (the process would never exit).
+  await Promise.all(writers.map((w) => w.stop().catch(() => 0)))
   await Promise.all(members.map((m) => m.close().catch(() => undefined)))
   await deleteTopic(cluster, ...topics)
   await cluster.close()
@@ -41,26 +44,34 @@ function member(name: string, journal: Journal, topic: string, o: ConstructorPar
   return m
 }
 
-/** Sends records round-robin over the partitions until stopped; resolves with how many. */
-function stream(topic: string, partitions: number): { stop: () => Promise<number> } {
+/**
+ * Sends records round-robin over the partitions until stopped; resolves with how many. `perPartition`
+ * records go to each partition per request, i.e. record batches of that size.
+ */
+function stream(topic: string, partitions: number, perPartition = 2): { stop: () => Promise<number> } {
   const p = producer()
   let stopped = false
   let n = 0
+  const size = perPartition * partitions
   const loop = (async () => {
     while (!stopped) {
-      await p.send({ topic, messages: Array.from({ length: 12 }, (_, i) => ({ value: `r-${n + i}`, partition: (n + i) % partitions })) })
-      n += 12
+      await p.send({ topic, messages: Array.from({ length: size }, (_, i) => ({ value: `r-${n + i}`, partition: (n + i) % partitions })) })
+      n += size
       await sleep(40)
     }
   })()
-  return {
-    stop: async () => {
-      stopped = true
-      await loop
-      await p.close()
-      return n
-    },
+  let done: Promise<number> | null = null
+  const w = {
+    stop: () =>
+      (done ??= (async () => {
+        stopped = true
+        await loop
+        await p.close()
+        return n
+      })()),
   }
+  writers.push(w)
+  return w
 }
 
 async function churn(t: TestContext, o: { groupProtocol: 'classic' | 'consumer'; partitions: number }): Promise<{ topic: string; groupId: string; journal: Journal; ends: bigint[] }> {
@@ -96,7 +107,7 @@ async function churn(t: TestContext, o: { groupProtocol: 'classic' | 'consumer';
 }
 
 describe('classic consumer groups', { skip }, () => {
-  test('three members joining and leaving while records stream in: every record processed, none by two members at once; a new member continues exactly after the committed offsets', async (t) => {
+  test('three members joining and leaving while records stream in: every record processed, none by two members at once; a new member continues exactly after the committed offsets', { skip: unsupportedReason('classic-rebalance') ?? false }, async (t) => {
     const { topic, groupId, ends } = await churn(t, { groupProtocol: 'classic', partitions: 6 })
     for (let p = 0; p < 6; p++) assert.equal(await committedOffset(cluster, groupId, topic, p), ends[p], `partition ${p}: committed offset is the log end`)
 
@@ -146,7 +157,10 @@ describe('classic consumer groups', { skip }, () => {
     const groupId = testName('static')
     const journal = new Journal()
     const opts = (id: string) => ({ groupId, groupInstanceId: `${groupId}-${id}`, sessionTimeoutMs: 20_000, heartbeatIntervalMs: 500 })
-    const writer = stream(topic, 3)
+    // One record per batch: the restarted member starts at its committed offset, always a batch boundary then.
+    // (Not what this test is about: a Fetch inside a batch is 'fetch-mid-batch', which Tansu answers from the
+    // next batch on.)
+    const writer = stream(topic, 3, 1)
     const [a, b, c] = ['a', 'b', 'c'].map((id) => member(`static-${id}`, journal, topic, opts(id)).start()) as [Member, Member, Member]
     await balanced([a, b, c], 3)
     await sleep(1000)

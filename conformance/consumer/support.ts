@@ -15,6 +15,7 @@ import { cacheDir, fetchKafka, libsDir, type KafkaVersionSpec } from '../broker/
 import type { Cluster } from '../../src/client/cluster.js'
 import { Consumer, type ConsumerMessage, type ConsumerOptions } from '../../src/consumer/consumer.js'
 import { Producer, type ProducerOptions } from '../../src/producer/index.js'
+import { highWatermarks } from '../support/high-watermarks.js'
 import { brokers, kafkaVersion } from '../support/kafka.js'
 
 export { brokers, kafkaVersion }
@@ -198,17 +199,13 @@ export function assertComplete(journal: Journal, ends: bigint[], what: string): 
   })
 }
 
-/** Log end offsets (high watermarks) of a topic's partitions. */
+/**
+ * Log end offsets of a topic's partitions: the high watermarks of a Fetch that reads nothing
+ * (conformance/support/high-watermarks.ts). Not ListOffsets latest: Tansu 0.6 answers it with the base
+ * offset of the last batch + 1 ('list-offsets-latest' in conformance/support/target.ts).
+ */
 export async function endOffsets(cluster: Cluster, topic: string, partitions: number): Promise<bigint[]> {
-  const { listOffsetsFor } = await import('../../src/consumer/fetcher.js')
-  await cluster.topicsMetadata([topic])
-  const tps = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }))
-  const res = await listOffsetsFor(cluster, tps, -1n, 0)
-  return tps.map((tp) => {
-    const r = res.get(`${tp.topic}\u0000${tp.partition}`)
-    if (r === undefined || r instanceof Error) throw r ?? new Error(`no end offset for ${tp.topic}-${tp.partition}`)
-    return r.offset
-  })
+  return highWatermarks(cluster, topic, partitions)
 }
 
 // ---- the Java client ----------------------------------------------------------------------------

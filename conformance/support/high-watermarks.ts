@@ -5,9 +5,9 @@ import { Cluster } from '../../src/client/cluster.js'
 import { BrokerError } from '../../src/protocol/errors.js'
 import { fetch as fetchApi } from '../../src/protocol/messages/fetch.js'
 
-/** The high watermark of partitions 0..partitions-1 of `topic`, each from its leader. */
-export async function highWatermarks(brokers: string | string[], topic: string, partitions: number): Promise<bigint[]> {
-  const cluster = new Cluster({ brokers, clientId: 'kafkawire-conformance' })
+/** The high watermark of partitions 0..partitions-1 of `topic`, each from its leader (through `on`, left open, if a Cluster). */
+export async function highWatermarks(on: string | string[] | Cluster, topic: string, partitions: number): Promise<bigint[]> {
+  const cluster = on instanceof Cluster ? on : new Cluster({ brokers: on, clientId: 'kafkawire-conformance' })
   try {
     const [info] = await cluster.topicsMetadata([topic])
     return await Promise.all(
@@ -27,6 +27,6 @@ export async function highWatermarks(brokers: string | string[], topic: string, 
       }),
     )
   } finally {
-    await cluster.close()
+    if (cluster !== on) await cluster.close()
   }
 }

@@ -195,6 +195,22 @@ export const FEATURES = {
     // (consumer protocol v1+, as the Java client's does), so kfake rebalances the whole group.
     lacking: { kfake: 'rebalances unless the rejoin carries byte-identical subscription metadata (owned partitions, generation)' },
   },
+  'classic-rebalance': {
+    label: 'classic group rebalances with several dynamic members (JoinGroup waits for every member)',
+    needs: ['classic-groups'],
+    // Tansu 0.6.0 answers every JoinGroup at once (a follower's after a 3 s pause) instead of holding it until
+    // every member has joined. A follower whose subscription metadata changed (its owned partitions and
+    // generation, which the consumer protocol v1+ carries and which change with every generation; the Java
+    // client's do too) starts a new generation with each JoinGroup (member_metadata="update"), and its
+    // SyncGroup, arriving before the leader's, gets REBALANCE_IN_PROGRESS: the follower rejoins forever. And
+    // only Heartbeat keeps a session (not JoinGroup or SyncGroup, nor a Heartbeat of an older generation): a
+    // member rejoining for longer than the session timeout is dropped ("missed heartbeat") and re-added as new,
+    // without UNKNOWN_MEMBER_ID, while the leader hands its partitions to others. Three of our members or three
+    // Java 4.3.1 members (cooperative-sticky) never balance 6 partitions, and end with a partition owned twice.
+    lacking: {
+      tansu: "answers JoinGroup without waiting for the group: a follower's rejoin with changed subscription metadata starts a new generation and its SyncGroup fails, so followers rejoin forever; members rejoining past the session timeout are dropped silently",
+    },
+  },
   kip848: { label: 'KIP-848 consumer groups', apis: [68], finalized: { 'group.version': 1 } },
   'kip848-describe': { label: 'KIP-848 ConsumerGroupDescribe', needs: ['kip848'], apis: [69] },
   'fetch-sessions': { label: 'fetch sessions (KIP-227)', apis: [[1, 7]] },
