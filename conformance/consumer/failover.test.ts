@@ -41,61 +41,69 @@ test('a partition leader is SIGKILLed while a group consumes: no record skipped,
     })
     return { name, c, run }
   })
-  const producer = new Producer({ brokers, acks: 'all', lingerMs: 2, requestTimeoutMs: 5000, deliveryTimeoutMs: 120_000, retryBackoff: { initialMs: 50, maxMs: 500 } })
-  const acked = new Set<string>()
-  const failures: unknown[] = []
-  let stop = false
-  let n = 0
-  await waitFor(async () => {
-    await cluster.refreshMetadata([topic]).catch(() => undefined)
-    return cluster.leaderFor(topic, 0) > 0
-  }, 'a leader for partition 0')
-  const victim = cluster.leaderFor(topic, 0)
-  const writers = Array.from({ length: 4 }, async (_, w) => {
-    while (!stop) {
-      const messages = Array.from({ length: 5 }, (_, i) => ({ value: `w${w}-${n++}`, partition: (w + i) % PARTITIONS }))
-      try {
-        await producer.send({ topic, messages })
-        for (const m of messages) acked.add(m.value)
-      } catch (err) {
-        failures.push(err)
-      }
-      await sleep(10)
-    }
-  })
+  // Closed on every path: a consumer left running keeps the test process (and the run) alive.
+  let closing: Promise<unknown> | null = null
+  const closeConsumers = (): Promise<unknown> =>
+    (closing ??= Promise.all(consumers.map(async ({ c, run }) => {
+      await c.close()
+      await run
+    })))
   try {
-    await until('the group consuming', () => journal.count() > 200, 60_000)
-    await three.kill(victim)
-    const killedAt = Date.now()
+    const producer = new Producer({ brokers, acks: 'all', lingerMs: 2, requestTimeoutMs: 5000, deliveryTimeoutMs: 120_000, retryBackoff: { initialMs: 50, maxMs: 500 } })
+    const acked = new Set<string>()
+    const failures: unknown[] = []
+    let stop = false
+    let n = 0
     await waitFor(async () => {
       await cluster.refreshMetadata([topic]).catch(() => undefined)
-      const l = cluster.leaderFor(topic, 0)
-      return l > 0 && l !== victim
-    }, 'a new leader for partition 0', 30_000)
-    const movedAfter = Date.now() - killedAt
-    const consumedAtMove = journal.count()
-    await sleep(2000)
-    await three.restart(victim)
-    await sleep(1000)
-    t.diagnostic(`killed node ${victim} (leader of partition 0); leadership moved after ${movedAfter} ms; ${consumedAtMove} records consumed by then`)
+      return cluster.leaderFor(topic, 0) > 0
+    }, 'a leader for partition 0')
+    const victim = cluster.leaderFor(topic, 0)
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      while (!stop) {
+        const messages = Array.from({ length: 5 }, (_, i) => ({ value: `w${w}-${n++}`, partition: (w + i) % PARTITIONS }))
+        try {
+          await producer.send({ topic, messages })
+          for (const m of messages) acked.add(m.value)
+        } catch (err) {
+          failures.push(err)
+        }
+        await sleep(10)
+      }
+    })
+    try {
+      await until('the group consuming', () => journal.count() > 200, 60_000)
+      await three.kill(victim)
+      const killedAt = Date.now()
+      await waitFor(async () => {
+        await cluster.refreshMetadata([topic]).catch(() => undefined)
+        const l = cluster.leaderFor(topic, 0)
+        return l > 0 && l !== victim
+      }, 'a new leader for partition 0', 30_000)
+      const movedAfter = Date.now() - killedAt
+      const consumedAtMove = journal.count()
+      await sleep(2000)
+      await three.restart(victim)
+      await sleep(1000)
+      t.diagnostic(`killed node ${victim} (leader of partition 0); leadership moved after ${movedAfter} ms; ${consumedAtMove} records consumed by then`)
+    } finally {
+      stop = true
+      await Promise.all(writers)
+      await producer.close()
+    }
+    assert.deepEqual(failures, [], 'every send succeeded')
+    const ends = await endOffsets(cluster, topic, PARTITIONS)
+    await until('every record consumed', () => {
+      const got = journal.offsets()
+      return ends.every((end, p) => (got.get(p)?.length ?? 0) === Number(end))
+    }, 60_000)
+    await closeConsumers()
+    const seen = new Set(journal.entries.map((e) => e.value))
+    const missing = [...acked].filter((v) => !seen.has(v))
+    t.diagnostic(`${acked.size} records acknowledged, ${journal.count()} processings, ${journal.duplicates().length} processed more than once (allowed: at-least-once across a coordinator failure)`)
+    assertComplete(journal, ends, 'after the leader was killed')
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged record(s) never consumed`)
   } finally {
-    stop = true
-    await Promise.all(writers)
-    await producer.close()
+    await closeConsumers()
   }
-  assert.deepEqual(failures, [], 'every send succeeded')
-  const ends = await endOffsets(cluster, topic, PARTITIONS)
-  await until('every record consumed', () => {
-    const got = journal.offsets()
-    return ends.every((end, p) => (got.get(p)?.length ?? 0) === Number(end))
-  }, 60_000)
-  await Promise.all(consumers.map(async ({ c, run }) => {
-    await c.close()
-    await run
-  }))
-  const seen = new Set(journal.entries.map((e) => e.value))
-  const missing = [...acked].filter((v) => !seen.has(v))
-  t.diagnostic(`${acked.size} records acknowledged, ${journal.count()} processings, ${journal.duplicates().length} processed more than once (allowed: at-least-once across a coordinator failure)`)
-  assertComplete(journal, ends, 'after the leader was killed')
-  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged record(s) never consumed`)
 })

@@ -142,6 +142,8 @@ export const FEATURES = {
     // since 3.0, KIP-724). Apache Kafka 4 removed them (KIP-896).
     label: 'Fetch v0-v3 (legacy message formats, down-converted)',
     apis: [1],
+    // Tansu 0.6.0 advertises Fetch v0-v3 but answers them with the v2 batches it stores (magic 2).
+    lacking: { tansu: 'advertises Fetch v0-v3 but answers with v2 batches, not down-converted message sets' },
     check: (c) => {
       const min = c.apis.get(1)!.minVersion
       return min === 0 ? null : `Fetch starts at v${min}`
