@@ -44,7 +44,17 @@ export async function readPartition(
   cluster: Cluster,
   topic: string,
   partition: number,
-  o: { isolation?: IsolationLevel; timeoutMs?: number } = {},
+  o: {
+    isolation?: IsolationLevel
+    timeoutMs?: number
+    /**
+     * Read on until the end reaches at least this offset. A leader elected a moment ago (a preferred leader
+     * taking its partitions back after a restart) answers with its own high watermark, which can lag what
+     * the previous leader had acknowledged until its followers fetch again; reading "to the high
+     * watermark" then ends early. Tests that know how many records were acknowledged say so here.
+     */
+    atLeast?: bigint
+  } = {},
 ): Promise<PartitionContents> {
   const committed = o.isolation === 'read_committed'
   const deadline = Date.now() + (o.timeoutMs ?? 30_000)
@@ -151,7 +161,7 @@ export async function readPartition(
       }
       offset = b.lastOffset + 1n
     }
-    if (offset >= end) return out
+    if (offset >= end && (o.atLeast === undefined || offset >= o.atLeast)) return out
     if (offset === before) {
       // No progress (nothing below the end was returned yet): ask again shortly rather than spin.
       await new Promise((r) => setTimeout(r, 50))
