@@ -18,6 +18,7 @@ import { Cluster } from '../../src/client/cluster.js'
 import { Admin, type ClientConfig } from '../../src/index.js'
 import { fetch as fetchApi } from '../../src/protocol/messages/fetch.js'
 import { decodeRecordBatches, type RecordBatch } from '../../src/protocol/records/index.js'
+import { highWatermarks as sharedHighWatermarks } from '../support/high-watermarks.js'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const MAIN = join(root, 'dist/src/cli/main.js')
@@ -137,28 +138,7 @@ export async function fetchBatches(topic: string, partition: number): Promise<Re
   }
 }
 
-/** The high watermark of each partition 0..partitions-1, from a Fetch to its leader that reads nothing. */
-export async function highWatermarks(topic: string, partitions: number): Promise<bigint[]> {
-  const cluster = new Cluster({ brokers: brokers() })
-  try {
-    const [info] = await cluster.topicsMetadata([topic])
-    return await Promise.all(
-      Array.from({ length: partitions }, async (_, partition) => {
-        const res = await cluster.send(info!.partitions[partition]!.leader, fetchApi, () => ({
-          maxWaitMs: 0,
-          minBytes: 0,
-          maxBytes: 1,
-          isolationLevel: 0,
-          topics: [{ topic, topicId: info!.topicId, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1 }] }],
-          forgottenTopicsData: [],
-          rackId: '',
-        }))
-        const p = res.responses[0]!.partitions[0]!
-        assert.equal(p.errorCode, 0, `Fetch ${topic}-${partition} error ${p.errorCode}`)
-        return p.highWatermark
-      }),
-    )
-  } finally {
-    await cluster.close()
-  }
+/** The high watermark of each partition 0..partitions-1 of the cluster under test (conformance/support/high-watermarks.ts). */
+export function highWatermarks(topic: string, partitions: number): Promise<bigint[]> {
+  return sharedHighWatermarks(brokers(), topic, partitions)
 }
