@@ -30,17 +30,24 @@ after(async () => {
   await cluster.close()
 })
 
-test('idempotent produce through connections cut at random: every acknowledged record once, in order', { skip: noBrokers }, async (t) => {
-  const producer = new Producer({
-    brokers,
-    socketFactory: proxy.socketFactory,
-    batchSize: 2048,
-    lingerMs: 2,
-    requestTimeoutMs: 5000,
-    deliveryTimeoutMs: 90_000,
-    retryBackoff: { initialMs: 20, maxMs: 500 },
-    reconnectBackoff: { initialMs: 10, maxMs: 200 },
-  })
+/** Producer settings for a connection that keeps being cut: small batches, short timeouts and backoffs. */
+const throughCuts = {
+  batchSize: 2048,
+  lingerMs: 2,
+  requestTimeoutMs: 5000,
+  deliveryTimeoutMs: 90_000,
+  retryBackoff: { initialMs: 20, maxMs: 500 },
+  reconnectBackoff: { initialMs: 10, maxMs: 200 },
+}
+
+/**
+ * `senders` concurrent loops for `ms`, each send 1-10 records to one partition, with short pauses, while the
+ * proxy cuts connections at random. Values are numbered in send-call order per partition.
+ */
+async function streamThroughCuts(
+  producer: Producer,
+  o: { senders: number; ms: number; prefix: string; keyed: boolean },
+): Promise<{ sent: string[][]; acked: string[][]; failures: unknown[] }> {
   const sent: string[][] = Array.from({ length: PARTITIONS }, () => [])
   const acked: string[][] = Array.from({ length: PARTITIONS }, () => [])
   const failures: unknown[] = []
@@ -48,17 +55,16 @@ test('idempotent produce through connections cut at random: every acknowledged r
   try {
     await producer.connect()
     let n = 0
-    const until = Date.now() + 6000
-    // 25 senders for about 6 s, each send 1-10 records to a partition, with short pauses.
+    const until = Date.now() + o.ms
     await Promise.all(
-      Array.from({ length: 25 }, async (_, w) => {
+      Array.from({ length: o.senders }, async (_, w) => {
         for (let c = 0; Date.now() < until; c++) {
           await new Promise((r) => setTimeout(r, (w * 13 + c * 7) % 20))
           const partition = (w + c) % PARTITIONS
           const messages = Array.from({ length: 1 + ((w * 7 + c) % 10) }, () => {
-            const value = `${partition}:${String(n++).padStart(6, '0')}`
+            const value = `${o.prefix}${partition}:${String(n++).padStart(6, '0')}`
             sent[partition]!.push(value)
-            return { value, partition, key: `w${w}` }
+            return o.keyed ? { value, partition, key: `w${w}` } : { value, partition }
           })
           try {
             const metas = await producer.send({ topic, messages })
@@ -76,6 +82,13 @@ test('idempotent produce through connections cut at random: every acknowledged r
     proxy.chaos(null)
     await producer.close()
   }
+  return { sent, acked, failures }
+}
+
+test('idempotent produce through connections cut at random: every acknowledged record once, in order', { skip: noBrokers }, async (t) => {
+  const producer = new Producer({ brokers, socketFactory: proxy.socketFactory, ...throughCuts })
+  // 25 senders for about 6 s.
+  const { sent, acked, failures } = await streamThroughCuts(producer, { senders: 25, ms: 6000, prefix: '', keyed: true })
   assert.deepEqual(failures, [], 'every send succeeds despite the cuts')
   t.diagnostic(`${acked.flat().length} records acknowledged; connections ${proxy.connections}, cut ${JSON.stringify(proxy.cuts)}; records retried ${producer.metrics().recordsRetried}`)
   assert.ok(proxy.totalCuts >= 10, `the proxy cut ${proxy.totalCuts} connection(s)`)
@@ -89,44 +102,8 @@ test('idempotent produce through connections cut at random: every acknowledged r
 })
 
 test('without idempotence (acks=1) the same cuts may duplicate records but never lose an acknowledged one', { skip: noBrokers }, async (t) => {
-  const producer = new Producer({
-    brokers,
-    acks: 1,
-    idempotent: false,
-    socketFactory: proxy.socketFactory,
-    batchSize: 2048,
-    lingerMs: 2,
-    requestTimeoutMs: 5000,
-    deliveryTimeoutMs: 90_000,
-    retryBackoff: { initialMs: 20, maxMs: 500 },
-    reconnectBackoff: { initialMs: 10, maxMs: 200 },
-  })
-  const acked: string[][] = Array.from({ length: PARTITIONS }, () => [])
-  const failures: unknown[] = []
-  proxy.chaos({ afterRequest: 0.03, beforeResponse: 0.03, lifetimeMs: [200, 1000] })
-  try {
-    await producer.connect()
-    let n = 0
-    const until = Date.now() + 3000
-    await Promise.all(
-      Array.from({ length: 10 }, async (_, w) => {
-        for (let c = 0; Date.now() < until; c++) {
-          await new Promise((r) => setTimeout(r, (w * 13 + c * 7) % 20))
-          const partition = (w + c) % PARTITIONS
-          const messages = Array.from({ length: 1 + ((w * 7 + c) % 10) }, () => ({ value: `plain-${partition}:${String(n++).padStart(6, '0')}`, partition }))
-          try {
-            await producer.send({ topic, messages })
-            for (const m of messages) acked[partition]!.push(m.value)
-          } catch (err) {
-            failures.push(err)
-          }
-        }
-      }),
-    )
-  } finally {
-    proxy.chaos(null)
-    await producer.close()
-  }
+  const producer = new Producer({ brokers, acks: 1, idempotent: false, socketFactory: proxy.socketFactory, ...throughCuts })
+  const { acked, failures } = await streamThroughCuts(producer, { senders: 10, ms: 3000, prefix: 'plain-', keyed: false })
   assert.deepEqual(failures, [], 'every send succeeds despite the cuts')
   let duplicates = 0
   for (let p = 0; p < PARTITIONS; p++) {
