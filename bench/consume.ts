@@ -24,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ConsumeJob } from './lib/child.js'
 import {
-  broker, checkNode, envList, envNum, fmtRate, here, javaVersion, loadavg, log, machine, runJavaTool, runNodeClient, summarize, table, Topics, versions,
+  broker, checkNode, configurations, envList, envNum, fmtRate, here, javaVersion, loadavg, log, machine, runJavaTool, runNodeClient, summarize, table, Topics, versions,
   type Run,
 } from './lib/runner.js'
 
@@ -252,15 +252,7 @@ async function main(): Promise<void> {
       out.push('')
       out.push(targets.join('\n'))
       out.push('')
-      out.push('Client configurations as the drivers reported them:')
-      out.push('')
-      const seen = new Set<string>()
-      for (const [key, runs] of all) {
-        const client = key.split('\0')[1]!
-        if (seen.has(client)) continue
-        seen.add(client)
-        out.push(`- ${client}: \`${JSON.stringify(runs[0]!.config)}\``)
-      }
+      out.push(...configurations(all))
       out.push('')
     }
     out.push(...lat)

@@ -208,6 +208,19 @@ export function summarize(client: string, runs: Run[]): Row {
 
 export const fmtRate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0))
 
+/** The report's list of each client's configuration, as its driver reported it (runs keyed "<workload>\0<client>"). */
+export function configurations(all: Map<string, Run[]>): string[] {
+  const out = ['Client configurations as the drivers reported them:', '']
+  const seen = new Set<string>()
+  for (const [key, runs] of all) {
+    const client = key.split('\0')[1]!
+    if (seen.has(client)) continue
+    seen.add(client)
+    out.push(`- ${client}: \`${JSON.stringify(runs[0]!.config)}\``)
+  }
+  return out
+}
+
 export function table(rows: Row[]): string {
   const lines = ['| client | records/s | MB/s | CPU µs/record | records/s range | CPU range | runs |', '|---|---:|---:|---:|---|---|---:|']
   for (const r of rows) {
