@@ -43,6 +43,14 @@ export function stateRoot() {
   return process.env.KAFKAWIRE_STATE_DIR || join(cacheDir(), 'clusters')
 }
 
+/** A cluster's state folder, emptied, and a new temp folder for its logs. */
+function freshDirs(name) {
+  const stateDir = clusterDir(name)
+  rmSync(stateDir, { recursive: true, force: true })
+  mkdirSync(stateDir, { recursive: true })
+  return { stateDir, logsDir: mkdtempSync(join(tmpdir(), `kafkawire-${name}-`)) }
+}
+
 function clusterDir(name) {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new BrokerError(`invalid cluster name "${name}"`)
   return join(stateRoot(), name)
@@ -499,10 +507,7 @@ export async function startCluster(opts = {}) {
   }
   const tls = s.nodes === 1 ? await ensureTls(log) : null
 
-  const stateDir = clusterDir(s.name)
-  rmSync(stateDir, { recursive: true, force: true })
-  mkdirSync(stateDir, { recursive: true })
-  const logsDir = mkdtempSync(join(tmpdir(), `kafkawire-${s.name}-`))
+  const { stateDir, logsDir } = freshDirs(s.name)
   const state = {
     ...s,
     libs,
@@ -722,10 +727,7 @@ async function startOther(s, opts, log, started) {
     readyLine = 'ready in'
   }
   for (const m of layout) for (const port of m.ports) await checkPortFree(port)
-  const stateDir = clusterDir(s.name)
-  rmSync(stateDir, { recursive: true, force: true })
-  mkdirSync(stateDir, { recursive: true })
-  const logsDir = mkdtempSync(join(tmpdir(), `kafkawire-${s.name}-`))
+  const { stateDir, logsDir } = freshDirs(s.name)
   const state = {
     ...s,
     implVersion,
