@@ -175,7 +175,7 @@ describe('Produce, Fetch and ListOffsets in every codec', () => {
         // Before Fetch v4 the broker converts batches down to magic 0/1 lazily and keeps the response at the
         // original size (KIP-283): the larger converted messages arrive cut short, and the client fetches
         // again from the next offset. So read until the high watermark.
-        const got: Array<{ offset: bigint; key: Buffer | null; value: Buffer | null; timestamp: number; headers: Array<{ key: string; value: Buffer | null }> }> = []
+        const got: Array<{ offset: bigint; key: Buffer | null; value: Buffer | null; timestamp: number; headers: ReadonlyArray<{ key: string; value: Buffer | null }> }> = []
         for (let round = 0; BigInt(got.length) < next && round < 20; round++) {
           const res = await leader.send(
             fetch,

@@ -424,6 +424,24 @@ describe('v2 round trips', () => {
     }
   })
 
+  test('records without headers share one frozen empty array; records with headers get their own', async () => {
+    const records: RecordInput[] = [
+      { key: null, value: u('a'), timestamp: 1 },
+      { key: null, value: u('b'), timestamp: 1, headers: [{ key: 'h', value: u('1') }] },
+      { key: null, value: u('c'), timestamp: 1 },
+      { key: null, value: u('d'), timestamp: 1, headers: [{ key: 'h', value: u('2') }] },
+    ]
+    const [b] = (await decodeRecordBatches(encodeRecordBatchSync({ compression: 0 }, records))).batches
+    const [r0, r1, r2, r3] = b!.records
+    assert.equal(r0!.headers, r2!.headers)
+    assert.ok(Object.isFrozen(r0!.headers))
+    // Changing it fails loudly instead of giving every other record a header.
+    assert.throws(() => (r0!.headers as Array<unknown>).push({ key: 'x', value: null }), TypeError)
+    assert.equal(r2!.headers.length, 0)
+    assert.notEqual(r1!.headers, r3!.headers)
+    assert.deepEqual(r3!.headers, [{ key: 'h', value: u('2') }])
+  })
+
   test('large timestamps deltas and extreme offsets stay exact', async () => {
     const records: RecordInput[] = [
       { key: null, value: u('x'), timestamp: 0 },

@@ -91,7 +91,7 @@ describe('round trip', { skip: noBrokers }, () => {
           const metas = await producer.send({ topic, messages: msgs.slice(0, half) })
           metas.push(...(await Promise.all(msgs.slice(half).map((m) => producer.send({ topic, messages: [m] }).then(([x]) => x!)))))
           msgs.forEach((m, i) => {
-            const id = (m.headers as Array<{ value: string }>)[0]!.value
+            const id = (m.headers as ReadonlyArray<{ value: string }>)[0]!.value
             sent.set(id, { message: m, partition: metas[i]!.partition, offset: metas[i]!.offset, partitioner: pname })
           })
         } finally {

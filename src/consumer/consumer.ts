@@ -38,7 +38,8 @@ export interface ConsumerMessage<K = Buffer | null, V = Buffer | null> {
   timestamp: number
   key: K
   value: V
-  headers: RecordHeader[]
+  /** Records without headers share one frozen empty array: copy before changing. */
+  headers: readonly RecordHeader[]
   /** Leader epoch of the batch (KIP-320), -1 for old formats. */
   leaderEpoch: number
 }
@@ -803,7 +804,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
     // Building the batch yields to nothing unless a record fails to
     // deserialize, so the partition can only go stale where it awaits.
     if (stale()) return
-    const messages: Array<ConsumerMessage<K, V>> = []
+    // Sized up front: every record usually becomes a message; the array is
+    // compacted only when some did not deserialize.
+    const messages = new Array<ConsumerMessage<K, V>>(records.length)
+    let kept = 0
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!
       let msg: ConsumerMessage<K, V> | null
@@ -813,8 +817,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> extends EventEmitter
         msg = await this.#undecodable(chunk, r, err, false)
         if (stale()) return
       }
-      if (msg !== null) messages.push(msg)
+      if (msg !== null) messages[kept++] = msg
     }
+    if (kept !== records.length) messages.length = kept
     if (messages.length === 0) {
       // Control or aborted records only, or none that deserialized (handled above).
       this.#markChunkDone(chunk)

@@ -29,7 +29,7 @@ import { TransactionManager, type GroupMetadataForTxn, type TxnOffset, type TxnS
 
 export type HeaderValue = string | Buffer | null
 /** Headers as a map (an array value repeats the key) or as an ordered list. */
-export type MessageHeaders = Record<string, HeaderValue | HeaderValue[]> | Array<{ key: string; value: HeaderValue }>
+export type MessageHeaders = Record<string, HeaderValue | HeaderValue[]> | ReadonlyArray<{ key: string; value: HeaderValue }>
 
 export interface ProducerMessage<K = unknown, V = unknown> {
   key?: K | null

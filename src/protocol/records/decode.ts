@@ -131,6 +131,13 @@ function varlong(b: Buffer, o: number, end: number, what: string): number {
  */
 const KEY_CACHE_SLOTS = 16
 
+/**
+ * Most records carry no headers: they share this frozen array instead of
+ * each allocating an empty one (one object less per record; mutating it
+ * throws rather than leaking into other records).
+ */
+const NO_HEADERS: readonly RecordHeader[] = Object.freeze([])
+
 function decodeRecordsV2(b: Buffer, start: number, end: number, count: number, batch: RecordBatch, batchOffset: number): void {
   if (count > (end - start) / MIN_RECORD_SIZE) {
     throw corrupt(
@@ -238,8 +245,8 @@ function decodeRecordsV2(b: Buffer, start: number, end: number, count: number, b
       o = pos
     }
     if (headerCount < 0) throw corrupt(`record ${i} at offset ${recordStart}: negative header count ${headerCount}`, { offset: recordStart, index: i })
-    let headers: RecordHeader[]
-    if (headerCount === 0) headers = []
+    let headers: readonly RecordHeader[]
+    if (headerCount === 0) headers = NO_HEADERS
     else {
       // Each header takes at least two bytes (two length varints).
       if (headerCount > (recordEnd - o) / 2) {
@@ -254,7 +261,8 @@ function decodeRecordsV2(b: Buffer, start: number, end: number, count: number, b
       }
       // Exactly sized (count checked against the bytes above): an empty
       // array grown by push would reserve 16 slots.
-      headers = new Array<RecordHeader>(headerCount)
+      const hs = new Array<RecordHeader>(headerCount)
+      headers = hs
       for (let j = 0; j < headerCount; j++) {
         if (o < recordEnd && (x = b[o]!) < 0x80) {
           n = (x >>> 1) ^ -(x & 1)
@@ -304,7 +312,7 @@ function decodeRecordsV2(b: Buffer, start: number, end: number, count: number, b
           hv = FB !== null ? new FB(ab, base + o, n) : b.subarray(o, o + n)
           o += n
         }
-        headers[j] = { key: hk, value: hv }
+        hs[j] = { key: hk, value: hv }
       }
     }
     if (o !== recordEnd) {
@@ -550,7 +558,7 @@ function decodeLegacy(buf: Buffer, start: number, end: number, verifyCrc: boolea
   const codec = checkCodec(m.attributes & COMPRESSION_CODEC_MASK, start)
   const batch = legacyBatch(m, end - start, codec)
   if (codec === 0) {
-    batch.records.push({ offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: [] })
+    batch.records.push({ offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: NO_HEADERS })
     return batch
   }
   if (m.value === null) {
@@ -607,7 +615,7 @@ function fillLegacy(p: PendingLegacy, inner: Buffer, verifyCrc: boolean): void {
   const wrapperLogAppend = batch.timestampType === 'LogAppendTime'
   for (const m of messages) {
     const timestamp = m.magic === 0 ? NO_TIMESTAMP : wrapperLogAppend ? p.wrapperTimestamp : m.timestamp
-    batch.records.push({ offset: relative ? absoluteBase + m.offset : m.offset, timestamp, key: m.key, value: m.value, headers: [] })
+    batch.records.push({ offset: relative ? absoluteBase + m.offset : m.offset, timestamp, key: m.key, value: m.value, headers: NO_HEADERS })
   }
   batch.baseOffset = batch.records[0]!.offset
 }

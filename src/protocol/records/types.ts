@@ -17,7 +17,8 @@ export interface KafkaRecord {
   timestamp: number
   key: Buffer | null
   value: Buffer | null
-  headers: RecordHeader[]
+  /** Records without headers share one frozen empty array. */
+  headers: readonly RecordHeader[]
 }
 
 /** Java's TimestampType names. NoTimestampType only occurs for magic 0 messages. */
