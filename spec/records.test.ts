@@ -386,6 +386,31 @@ describe('v2 round trips', () => {
     )
   })
 
+  test('encoding into recycled memory gives the same bytes, whatever the memory held before (property)', async () => {
+    // A memory source that hands out blocks full of garbage and records what comes back.
+    const given: Uint8Array[] = []
+    const dirty = {
+      take: (n: number): Buffer => Buffer.alloc(n + 7, 0xa5).subarray(3, 3 + n),
+      give: (b: Uint8Array): void => void given.push(b),
+    }
+    await fc.assert(
+      fc.asyncProperty(optsArb, recordsArb, async (opts, records) => {
+        given.length = 0
+        const plain = await encodeRecordBatch(opts, records)
+        const recycled = await encodeRecordBatch(opts, records, dirty)
+        assert.ok(recycled.equals(plain))
+        if (opts.compression === CompressionCodec.None) {
+          assert.ok(encodeRecordBatchSync(opts, records, dirty).equals(plain))
+          assert.equal(given.length, 0, 'an uncompressed batch has no scratch to hand back')
+        } else {
+          assert.equal(given.length, 1, 'the uncompressed records are handed back once compressed')
+          assert.notEqual(given[0]!.buffer, recycled.buffer)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
   test('several batches of mixed codecs (and legacy messages) in one records field, in order', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(optsArb, recordsArb), { minLength: 1, maxLength: 5 }), async (specs) => {

@@ -219,6 +219,38 @@ describe('pipelining and order on the wire', () => {
     assert.deepEqual(kafka.produced.map((e) => [e.baseSequence, e.outcome]), [[0, 'appended'], [1, 'appended'], [2, 'appended']])
   })
 
+  for (const [compression, acks] of [['none', -1], ['lz4', -1], ['zstd', -1], ['none', 0], ['lz4', 1]] as const) {
+    test(`recycled batch and request memory (${compression}, acks=${acks}): every record arrives intact, in order, through retries`, async (t) => {
+      const kafka = await fakeKafka(t, { topics: { t: 3 } })
+      // Some requests are refused and retried, so a batch buffer lives across attempts.
+      let calls = 0
+      kafka.produceFault = () => (acks !== 0 && ++calls % 7 === 3 ? { error: ERR.NOT_ENOUGH_REPLICAS } : undefined)
+      const producer = producerOn(t, kafka, { compression, acks, idempotent: acks === -1, batchSize: 30_000, lingerMs: 2 })
+      const random = rng(7)
+      const expected: string[][] = [[], [], []]
+      const sends = []
+      for (let i = 0; i < 120; i++) {
+        const messages = []
+        for (let j = 0; j < 25; j++) {
+          const p = (i + j) % 3
+          // 1-3 KB values: ~30 KB batches and ~90 KB requests, both above the recyclers' smallest blocks.
+          const value = `${i}.${j}:`.padEnd(1000 + Math.floor(random() * 2000), String.fromCharCode(97 + Math.floor(random() * 26)))
+          expected[p]!.push(value)
+          messages.push({ partition: p, value })
+        }
+        sends.push(producer.send({ topic: 't', messages }))
+        if (i % 8 === 0) await new Promise((r) => setImmediate(r))
+      }
+      await Promise.all(sends)
+      if (acks === 0) await producer.flush()
+      for (let p = 0; p < 3; p++) {
+        for (let i = 0; i < 100 && kafka.values('t', p).length < expected[p]!.length; i++) await new Promise((r) => setTimeout(r, 20))
+        assert.deepEqual(kafka.values('t', p), expected[p], `partition ${p}`)
+      }
+      if (acks !== 0) assert.ok(calls > 20 && kafka.produced.some((e) => e.outcome !== 'appended'), 'some requests were refused and retried')
+    })
+  }
+
   test('acks=0 with compression keeps each partition in order on the wire', async (t) => {
     const kafka = await fakeKafka(t, { topics: { t: 1 } })
     const producer = producerOn(t, kafka, { acks: 0, compression: 'gzip', batchSize: 16 * 1024 })

@@ -31,6 +31,7 @@ import { Writer } from '../protocol/writer.js'
 import type { ApiSchema, Fields, Infer, Input } from '../protocol/schema.js'
 import { abortReason, AuthenticationError, ClosedError, ConnectionError, RequestTimeoutError, UnsupportedApiError } from './errors.js'
 import { authenticate, type SaslOptions, type SaslSession } from './sasl/index.js'
+import { Recycler } from './recycler.js'
 import { type BrokerVersions, negotiateVersions } from './versions.js'
 
 export interface TlsOptions {
@@ -128,6 +129,10 @@ const DEFAULT_MAX_RESPONSE = 256 * 1024 * 1024
 const DEFAULT_IDLE = 9 * 60_000
 const SWEEP_INTERVAL = 100
 const API_VERSIONS_KEY = 18
+/** Requests larger than this are encoded into recycled blocks. */
+const RECYCLE_FROM = 64 * 1024
+/** Shared by every connection of the process: at most 8 idle blocks of 64 KiB multiples. */
+const requestBlocks = new Recycler(64 * 1024, 8)
 
 let nextConnectionId = 1
 
@@ -421,7 +426,10 @@ export class Connection {
     const correlationId = this.#correlationId = (this.#correlationId + 1) & 0x7fffffff
     let frame: Buffer
     try {
-      frame = encodeRequest(api.apiKey, version, correlationId, this.#opts.clientId, body as object, options.sizeHint !== undefined && options.sizeHint > 512 ? { writer: new Writer(options.sizeHint + 64 + 3 * this.#opts.clientId.length) } : {})
+      const hint = options.sizeHint !== undefined ? options.sizeHint + 64 + 3 * this.#opts.clientId.length : 0
+      // Large requests (Produce) are written into reused blocks, handed back
+      // once the socket is done with them (see #write).
+      frame = encodeRequest(api.apiKey, version, correlationId, this.#opts.clientId, body as object, hint > RECYCLE_FROM ? { writer: new Writer(0, requestBlocks.take(hint)) } : hint > 512 ? { writer: new Writer(hint) } : {})
     } catch (err) {
       return Promise.reject(err)
     }
@@ -507,9 +515,13 @@ export class Connection {
     if (q.entry) {
       this.#inFlight.push(q.entry)
       this.#ensureSweep()
-      socket.write(q.frame)
+      // After the callback libuv no longer reads the frame: its block can
+      // take the next request (a frame not from the recycler is ignored).
+      if (q.frame.length > RECYCLE_FROM) socket.write(q.frame, () => requestBlocks.give(q.frame))
+      else socket.write(q.frame)
     } else {
       socket.write(q.frame, (err) => {
+        if (q.frame.length > RECYCLE_FROM) requestBlocks.give(q.frame)
         if (err) q.writtenReject?.(this.#closeError ?? new ConnectionError(`writing to ${this.address} failed: ${err.message}`, this.#ctx(), err))
         else q.writtenResolve?.()
       })

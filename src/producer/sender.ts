@@ -20,6 +20,7 @@ import { BrokerError, KafkawireError } from '../protocol/errors.js'
 import { produce, type ProduceResponse } from '../protocol/messages/produce.js'
 import { CompressionCodec } from '../protocol/compression/index.js'
 import { encodeRecordBatch, encodeRecordBatchSync } from '../protocol/records/index.js'
+import { Recycler } from '../client/recycler.js'
 import type { ResolvedProducerConfig } from './config.js'
 import type { Accumulator, BufferPool, PartitionQueue } from './accumulator.js'
 import type { ProducerBatch } from './batch.js'
@@ -56,6 +57,12 @@ export class Sender {
   readonly #nodeInFlight = new Map<number, number>()
   /** Per broker, the last request not yet handed to its connection: requests are written in drain order. */
   readonly #writeTail = new Map<number, Promise<void>>()
+  /**
+   * Encoded batches (and compression scratch) reuse memory: a batch's
+   * buffer goes back once its request has been answered, since requests
+   * carry copies of the batches, never the buffers themselves.
+   */
+  readonly #batchBlocks = new Recycler(16 * 1024, 16)
   #scheduled = false
   #timer: NodeJS.Timeout | null = null
   #timerAt = Infinity
@@ -290,8 +297,21 @@ export class Sender {
       baseSequence: b.baseSequence,
       isTransactional: b.isTransactional,
     }
-    b.encoded = this.#cfg.compression === CompressionCodec.None ? encodeRecordBatchSync(opts, b.records) : await encodeRecordBatch(opts, b.records)
+    const memory = this.#batchBlocks
+    b.encoded = this.#cfg.compression === CompressionCodec.None ? encodeRecordBatchSync(opts, b.records, memory) : await encodeRecordBatch(opts, b.records, memory)
     return b.encoded
+  }
+
+  /**
+   * Hands an acknowledged batch's buffer back. Only here: the request that
+   * carried it was encoded (a copy) before it was written, and its answer
+   * has arrived, so no request still being prepared can read the buffer.
+   */
+  #recycle(b: ProducerBatch): void {
+    const e = b.encoded
+    if (e === null) return
+    b.encoded = null
+    this.#batchBlocks.give(e)
   }
 
   async #sendRequest(node: number, batches: Array<[PartitionQueue, ProducerBatch]>): Promise<void> {
@@ -317,6 +337,7 @@ export class Sender {
       }
       if (res === 'no-response') {
         b.complete(-1n, null)
+        this.#recycle(b)
         this.#finish(b, latency)
         continue
       }
@@ -330,6 +351,7 @@ export class Sender {
         // A duplicate was written by an earlier attempt whose answer we lost;
         // the broker does not always know its offset then.
         b.complete(p.errorCode === 0 ? p.baseOffset : -1n, p.logAppendTimeMs >= 0n ? Number(p.logAppendTimeMs) : null)
+        this.#recycle(b)
         this.#finish(b, latency)
         continue
       }

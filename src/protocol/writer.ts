@@ -11,8 +11,9 @@ export class Writer {
   buf: Buffer
   offset: number
 
-  constructor(capacity = 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(capacity, MIN_CAPACITY))
+  /** Starts with `capacity` bytes, or writes over `buf` (growing into a new buffer if it fills). */
+  constructor(capacity = 1024, buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafe(Math.max(capacity, MIN_CAPACITY))
     this.offset = 0
   }
 

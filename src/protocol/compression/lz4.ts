@@ -48,7 +48,12 @@ export const LZ4_KAFKA_FRAME_HEADER: Buffer = (() => {
   return h
 })()
 
-export async function lz4Compress(data: Buffer): Promise<Buffer> {
+/**
+ * Compresses `data` into one Kafka LZ4 frame. With `headroom`, the frame
+ * starts that many bytes into the result (left unwritten, for the record
+ * batch header), and `memory` supplies the result buffer.
+ */
+export async function lz4Compress(data: Buffer, headroom = 0, memory?: { take(n: number): Buffer }): Promise<Buffer> {
   const lz4 = await loadCodec('lz4')
   const n = data.length
   const blocks: Buffer[] = []
@@ -61,15 +66,15 @@ export async function lz4Compress(data: Buffer): Promise<Buffer> {
   }
   const compressed = sync ? blocks : await Promise.all(pending)
   // lz4-napi returns [uncompressed size, 4 bytes LE][raw LZ4 block].
-  let total = LZ4_KAFKA_FRAME_HEADER.length + 4
+  let total = headroom + LZ4_KAFKA_FRAME_HEADER.length + 4
   for (let i = 0; i < compressed.length; i++) {
     const raw = Math.min(BLOCK_SIZE, n - i * BLOCK_SIZE)
     const c = compressed[i]!.length - 4
     total += 4 + (c >= raw ? raw : c)
   }
-  const out = Buffer.allocUnsafe(total)
-  LZ4_KAFKA_FRAME_HEADER.copy(out, 0)
-  let o = LZ4_KAFKA_FRAME_HEADER.length
+  const out = memory !== undefined ? memory.take(total) : Buffer.allocUnsafe(total)
+  LZ4_KAFKA_FRAME_HEADER.copy(out, headroom)
+  let o = headroom + LZ4_KAFKA_FRAME_HEADER.length
   for (let i = 0; i < compressed.length; i++) {
     const start = i * BLOCK_SIZE
     const raw = Math.min(BLOCK_SIZE, n - start)

@@ -9,6 +9,7 @@
  * two batch-level int64s (base offset and producer id).
  */
 import { compress } from '../compression/index.js'
+import { lz4Compress } from '../compression/lz4.js'
 import { CompressionCodec, codecName, isCompressionCodec } from '../compression/codec.js'
 import { crc32c } from '../crc32c.js'
 import { ProtocolError } from '../errors.js'
@@ -33,7 +34,7 @@ import {
   TIMESTAMP_TYPE_MASK,
   TRANSACTIONAL_FLAG_MASK,
 } from './layout.js'
-import type { RecordBatchOptions, RecordInput } from './types.js'
+import type { BlockSource, RecordBatchOptions, RecordInput } from './types.js'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
@@ -386,10 +387,10 @@ function sealBatch(b: Buffer, start: number, end: number): void {
   writeInt32(b, start + CRC_OFFSET, crc32c(b, start + ATTRIBUTES_OFFSET, end))
 }
 
-function encodeUncompressed(opts: RecordBatchOptions, records: readonly RecordInput[], control: boolean): Buffer {
+function encodeUncompressed(opts: RecordBatchOptions, records: readonly RecordInput[], control: boolean, memory?: BlockSource): Buffer {
   const { header, measured } = resolveHeader(opts, records, control)
   const total = RECORD_BATCH_OVERHEAD + measured.size
-  const b = Buffer.allocUnsafe(total)
+  const b = memory !== undefined ? memory.take(total) : Buffer.allocUnsafe(total)
   writeHeader(b, header, total)
   const end = writeRecords(records, header.baseTimestamp, b, RECORD_BATCH_OVERHEAD)
   if (end !== total) throw new ProtocolError('PROTOCOL_INVALID_VALUE', `record batch encoder wrote ${end} bytes, measured ${total}`)
@@ -402,11 +403,11 @@ function encodeUncompressed(opts: RecordBatchOptions, records: readonly RecordIn
  * fast path). Throws PROTOCOL_INVALID_VALUE for a compressed codec; use
  * encodeRecordBatch for those.
  */
-export function encodeRecordBatchSync(opts: RecordBatchOptions, records: readonly RecordInput[]): Buffer {
+export function encodeRecordBatchSync(opts: RecordBatchOptions, records: readonly RecordInput[], memory?: BlockSource): Buffer {
   if (opts.compression !== CompressionCodec.None) {
     throw invalid(`encodeRecordBatchSync cannot compress (${codecName(opts.compression)}); use encodeRecordBatch`)
   }
-  return encodeUncompressed(opts, records, false)
+  return encodeUncompressed(opts, records, false, memory)
 }
 
 /**
@@ -414,17 +415,25 @@ export function encodeRecordBatchSync(opts: RecordBatchOptions, records: readonl
  * opts.compression (the 61-byte header never is); the result is one Buffer
  * holding the complete batch, baseOffset and batchLength included.
  */
-export async function encodeRecordBatch(opts: RecordBatchOptions, records: readonly RecordInput[]): Promise<Buffer> {
-  if (opts.compression === CompressionCodec.None) return encodeUncompressed(opts, records, false)
+export async function encodeRecordBatch(opts: RecordBatchOptions, records: readonly RecordInput[], memory?: BlockSource): Promise<Buffer> {
+  if (opts.compression === CompressionCodec.None) return encodeUncompressed(opts, records, false, memory)
   const { header, measured } = resolveHeader(opts, records, false)
-  const raw = Buffer.allocUnsafe(measured.size)
+  const raw = memory !== undefined ? memory.take(measured.size) : Buffer.allocUnsafe(measured.size)
   writeRecords(records, header.baseTimestamp, raw, 0)
-  const compressed = await compress(opts.compression, raw, opts.compressionLevel)
-  const total = RECORD_BATCH_OVERHEAD + compressed.length
+  let b: Buffer
+  if (opts.compression === CompressionCodec.Lz4) {
+    // Our own framing: the frame is written after room for the batch header, no copy.
+    b = await lz4Compress(raw, RECORD_BATCH_OVERHEAD, memory)
+  } else {
+    const compressed = await compress(opts.compression, raw, opts.compressionLevel)
+    b = memory !== undefined ? memory.take(RECORD_BATCH_OVERHEAD + compressed.length) : Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length)
+    b.set(compressed, RECORD_BATCH_OVERHEAD)
+  }
+  // Every codec is done reading the records once its promise settles.
+  memory?.give(raw)
+  const total = b.length
   if (total > 0x7fffffff) throw invalid(`compressed batch of ${total} bytes is too large`)
-  const b = Buffer.allocUnsafe(total)
   writeHeader(b, header, total)
-  b.set(compressed, RECORD_BATCH_OVERHEAD)
   sealBatch(b, 0, total)
   return b
 }

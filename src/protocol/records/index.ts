@@ -18,6 +18,7 @@ export type {
   DecodedRecordBatches,
   KafkaRecord,
   RecordBatch,
+  BlockSource,
   RecordBatchOptions,
   RecordHeader,
   RecordHeaderInput,

@@ -93,6 +93,16 @@ export interface RecordInput {
   offsetDelta?: number | undefined
 }
 
+/**
+ * Where an encoder may take its output (and scratch) memory from, instead of
+ * allocating: the producer recycles batch buffers through one. `give` hands
+ * back a buffer from `take` that nothing uses any more.
+ */
+export interface BlockSource {
+  take(n: number): Buffer
+  give(b: Uint8Array): void
+}
+
 /** Batch-level fields for encodeRecordBatch. */
 export interface RecordBatchOptions {
   /** Defaults to 0n (the broker assigns offsets on append). */
