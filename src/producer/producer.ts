@@ -216,81 +216,23 @@ export class Producer extends EventEmitter {
     const infos = await this.#topics(topics, signal)
 
     // Serialize, partition and size every record before reserving memory.
+    // The per-record loops live in plain synchronous methods: inside this
+    // async function V8 compiled them on-stack and threw that code away
+    // again on every call (--trace-deopt: "exit from OSR'd inner loop").
     const now = Date.now()
-    const records = new Array<RecordInput>(total)
-    const targets = new Int32Array(total)
-    const sizes = new Float64Array(total)
-    const topicOf = new Array<string>(total)
+    const prepared = new PreparedRecords(total)
     let pending!: SendCall
     const call = new Promise<Array<RecordMetadata | KafkawireError>>((resolve) => {
       pending = new SendCall(total, resolve)
     })
-    let reserve = 0
-    let i = 0
-    for (const r of requests) {
-      const info = infos.get(r.topic)!
-      const keyS = r.serializers?.key ? resolveSerializer(r.serializers.key) : this.#keySerializer
-      const valueS = r.serializers?.value ? resolveSerializer(r.serializers.value) : this.#valueSerializer
-      const partitionCount = info.partitions.length
-      const available = this.#availablePartitions(info)
-      // The raw serializer returns a Buffer as is: skip the call (and its context object) for Buffers.
-      const rawKey = keyS === serializers.raw
-      const rawValue = valueS === serializers.raw
-      // Built-in partitioners keep nothing of their input: one object serves every record.
-      const input: PartitionerInput | null = this.#builtinPartitioner ? { topic: r.topic, key: null, size: 0, partitionCount, availablePartitions: available } : null
-      for (const m of r.messages) {
-        const idx = i++
-        topicOf[idx] = r.topic
-        targets[idx] = -1
-        try {
-          const headers = normalizeHeaders(m.headers)
-          const mk = m.key
-          const key = mk === undefined || mk === null ? null : rawKey && Buffer.isBuffer(mk) ? mk : keyS(mk, { topic: r.topic, part: 'key', headers } satisfies SerdeContext)
-          const mv = m.value
-          const value = mv === undefined || mv === null ? null : rawValue && Buffer.isBuffer(mv) ? mv : valueS(mv, { topic: r.topic, part: 'value', headers } satisfies SerdeContext)
-          const timestamp = m.timestamp ?? now
-          if (!Number.isSafeInteger(timestamp)) throw new ConfigError(`timestamp must be an integer number of ms, got ${String(m.timestamp)}`, { topic: r.topic })
-          const size = recordSize(0, 0, key, value, headers)
-          if (BATCH_OVERHEAD + size + REQUEST_OVERHEAD > this.#cfg.maxRequestSize) {
-            throw new RecordTooLargeError(
-              `the record is ${size + BATCH_OVERHEAD} bytes when serialized, more than maxRequestSize (${this.#cfg.maxRequestSize}) allows`,
-              { topic: r.topic },
-            )
-          }
-          let partition: number
-          if (m.partition !== undefined && m.partition !== null) {
-            partition = m.partition
-            if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
-              throw new BrokerError(3, { topic: r.topic, partition }, `partition ${partition} does not exist; ${r.topic} has ${partitionCount} partition(s)`)
-            }
-          } else {
-            if (input !== null) {
-              input.key = key
-              input.size = size
-              partition = this.#partitioner(input)
-            } else partition = this.#partitioner({ topic: r.topic, key, size, partitionCount, availablePartitions: available })
-            if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
-              throw new ConfigError(`the partitioner returned partition ${partition} for ${r.topic}, which has ${partitionCount}`, { topic: r.topic })
-            }
-          }
-          records[idx] = { key, value, headers, timestamp }
-          targets[idx] = partition
-          sizes[idx] = size
-          reserve += size
-        } catch (err) {
-          const e = err instanceof KafkawireError ? err : new SerializationError(String(err), { topic: r.topic }, err)
-          pending.settle(idx, e, true)
-        }
-      }
-    }
-
+    const reserve = this.#prepare(requests, infos, now, prepared, pending)
     if (reserve > 0) {
       const wait = this.#pool.reserve(reserve, this.#cfg.maxBlockMs)
       if (wait !== null) {
         try {
           await wait
         } catch (err) {
-          for (let k = 0; k < total; k++) if (targets[k]! >= 0) pending.settle(k, err as KafkawireError, true)
+          for (let k = 0; k < total; k++) if (prepared.targets[k]! >= 0) pending.settle(k, err as KafkawireError, true)
           return this.#finishCall(await call)
         }
       }
@@ -304,22 +246,101 @@ export class Producer extends EventEmitter {
         this.#pool.release(reserve)
         throw err
       }
-      const txn = this.#tm.isTransactional
-      let full = false
-      for (let k = 0; k < total; k++) {
-        const p = targets[k]!
-        if (p < 0) continue
-        const topic = topicOf[k]!
-        const q = this.#acc.queue(topic, p)
-        if (txn) this.#tm.maybeAddPartition(topic, p)
-        if (this.#acc.append(q, records[k]!, pending, k, now, sizes[k]!) !== null) full = true
-      }
+      this.#append(prepared, pending, now)
       // One wake per send() call (coalesced): the sender sends full batches
       // now and arms the linger timer for the rest.
-      void full
       this.#sender.wake()
     }
     return this.#finishCall(await call)
+  }
+
+  /**
+   * Serializes, partitions and sizes every record of a send() call into
+   * `prepared`; a record that cannot be sent is settled with its error at
+   * once. Returns the bytes to reserve.
+   */
+  #prepare(requests: readonly SendRequest[], infos: Map<string, TopicInfo>, now: number, prepared: PreparedRecords, pending: SendCall): number {
+    let reserve = 0
+    let first = 0
+    for (const r of requests) {
+      reserve += this.#prepareTopic(r, infos.get(r.topic)!, now, prepared, pending, first)
+      first += r.messages.length
+    }
+    return reserve
+  }
+
+  /** #prepare for one topic's records, from index `first` on (its own function: its loop is then the outermost). */
+  #prepareTopic(r: SendRequest, info: TopicInfo, now: number, prepared: PreparedRecords, pending: SendCall, first: number): number {
+    let reserve = 0
+    let i = first
+    const keyS = r.serializers?.key ? resolveSerializer(r.serializers.key) : this.#keySerializer
+    const valueS = r.serializers?.value ? resolveSerializer(r.serializers.value) : this.#valueSerializer
+    const partitionCount = info.partitions.length
+    const available = this.#availablePartitions(info)
+    // The raw serializer returns a Buffer as is: skip the call (and its context object) for Buffers.
+    const rawKey = keyS === serializers.raw
+    const rawValue = valueS === serializers.raw
+    // Built-in partitioners keep nothing of their input: one object serves every record.
+    const input: PartitionerInput | null = this.#builtinPartitioner ? { topic: r.topic, key: null, size: 0, partitionCount, availablePartitions: available } : null
+    for (const m of r.messages) {
+      const idx = i++
+      prepared.topicOf[idx] = r.topic
+      prepared.targets[idx] = -1
+      try {
+        const headers = normalizeHeaders(m.headers)
+        const mk = m.key
+        const key = mk === undefined || mk === null ? null : rawKey && Buffer.isBuffer(mk) ? mk : keyS(mk, { topic: r.topic, part: 'key', headers } satisfies SerdeContext)
+        const mv = m.value
+        const value = mv === undefined || mv === null ? null : rawValue && Buffer.isBuffer(mv) ? mv : valueS(mv, { topic: r.topic, part: 'value', headers } satisfies SerdeContext)
+        const timestamp = m.timestamp ?? now
+        if (!Number.isSafeInteger(timestamp)) throw new ConfigError(`timestamp must be an integer number of ms, got ${String(m.timestamp)}`, { topic: r.topic })
+        const size = recordSize(0, 0, key, value, headers)
+        if (BATCH_OVERHEAD + size + REQUEST_OVERHEAD > this.#cfg.maxRequestSize) {
+          throw new RecordTooLargeError(
+            `the record is ${size + BATCH_OVERHEAD} bytes when serialized, more than maxRequestSize (${this.#cfg.maxRequestSize}) allows`,
+            { topic: r.topic },
+          )
+        }
+        let partition: number
+        if (m.partition !== undefined && m.partition !== null) {
+          partition = m.partition
+          if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
+            throw new BrokerError(3, { topic: r.topic, partition }, `partition ${partition} does not exist; ${r.topic} has ${partitionCount} partition(s)`)
+          }
+        } else {
+          if (input !== null) {
+            input.key = key
+            input.size = size
+            partition = this.#partitioner(input)
+          } else partition = this.#partitioner({ topic: r.topic, key, size, partitionCount, availablePartitions: available })
+          if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
+            throw new ConfigError(`the partitioner returned partition ${partition} for ${r.topic}, which has ${partitionCount}`, { topic: r.topic })
+          }
+        }
+        prepared.records[idx] = { key, value, headers, timestamp }
+        prepared.targets[idx] = partition
+        prepared.sizes[idx] = size
+        reserve += size
+      } catch (err) {
+        const e = err instanceof KafkawireError ? err : new SerializationError(String(err), { topic: r.topic }, err)
+        pending.settle(idx, e, true)
+      }
+    }
+    return reserve
+  }
+
+  /** Appends the prepared records to their partitions' batches. */
+  #append(prepared: PreparedRecords, pending: SendCall, now: number): void {
+    const txn = this.#tm.isTransactional
+    const { targets, topicOf, records, sizes } = prepared
+    for (let k = 0; k < targets.length; k++) {
+      const p = targets[k]!
+      if (p < 0) continue
+      const topic = topicOf[k]!
+      const q = this.#acc.queue(topic, p)
+      if (txn) this.#tm.maybeAddPartition(topic, p)
+      this.#acc.append(q, records[k]!, pending, k, now, sizes[k]!)
+    }
   }
 
   #finishCall(results: Array<RecordMetadata | KafkawireError>): RecordMetadata[] {
@@ -519,4 +540,19 @@ function normalizeHeaders(h: MessageHeaders | undefined): RecordHeaderInput[] {
     else out.push({ key, value: headerBuffer(v) })
   }
   return out
+}
+
+/** One send() call's records after serialization, partitioning and sizing (partition -1: failed already). */
+class PreparedRecords {
+  readonly records: RecordInput[]
+  readonly targets: Int32Array
+  readonly sizes: Float64Array
+  readonly topicOf: string[]
+
+  constructor(total: number) {
+    this.records = new Array<RecordInput>(total)
+    this.targets = new Int32Array(total)
+    this.sizes = new Float64Array(total)
+    this.topicOf = new Array<string>(total)
+  }
 }
