@@ -113,6 +113,18 @@ function records(seed: number, n: number): RecordSpec[] {
   })
 }
 
+/** ~150-650 bytes of JSON-like text with runs and repeats, different per record. */
+function compressibleValue(seed: number, i: number): Buffer {
+  let x = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0
+  const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8
+  const parts: string[] = []
+  const n = 3 + (next() % 12)
+  for (let k = 0; k < n; k++) {
+    parts.push(`{"id":${next() % 1000},"name":"user-${next() % 50}","tags":["a","b${next() % 5}"],"pad":"${'z'.repeat(next() % 40)}"}`)
+  }
+  return Buffer.from(`[${parts.join(',')}]`)
+}
+
 function specs(seed: number): { batches: BatchSpec[]; markers: MarkerSpec[] } {
   const producer = fc.record({
     producerId: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
@@ -128,6 +140,8 @@ function specs(seed: number): { batches: BatchSpec[]; markers: MarkerSpec[] } {
     records: number
     deleteHorizonMs?: number
     magic?: 0 | 1 | 2
+    /** Repetitive values (text, runs) in a batch of several 64 KiB LZ4 blocks: long and overlapping matches. */
+    compressible?: boolean
   }
   const add = (codec: CompressionCodecName, label: string, k: Kind): void => {
     const s = pairSeed(seed, `${codec} ${label}`)
@@ -136,6 +150,7 @@ function specs(seed: number): { batches: BatchSpec[]; markers: MarkerSpec[] } {
     const logAppendTime = k.timestampType === 'LogAppendTime'
     const magic = k.magic ?? 2
     let recs = records(s, k.records)
+    if (k.compressible) recs = recs.map((r, i) => ({ ...r, value: compressibleValue(s, i) }))
     // Legacy messages have no headers, and magic 0 none of timestamps either.
     if (magic < 2) recs = recs.map((r) => ({ ...r, headers: [], timestamp: magic === 0 ? -1 : r.timestamp }))
     batches.push({
@@ -161,6 +176,7 @@ function specs(seed: number): { batches: BatchSpec[]; markers: MarkerSpec[] } {
       for (const ts of TIMESTAMP_TYPES) add(codec, `${producerKind} ${ts}`, { producer: producerKind, timestampType: ts, records: 8 })
     }
     add(codec, 'large idempotent CreateTime', { producer: 'idempotent', timestampType: 'CreateTime', records: 300 })
+    add(codec, 'compressible, several 64 KiB blocks', { producer: 'idempotent', timestampType: 'CreateTime', records: 500, compressible: true })
     add(codec, 'compacted with delete horizon', { producer: 'none', timestampType: 'CreateTime', records: 8, deleteHorizonMs: BASE_TS + 86_400_000 })
     // Legacy message sets, which old topics on 3.x brokers still hold (zstd needs magic 2).
     if (codec !== 'zstd') {
