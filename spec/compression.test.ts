@@ -16,6 +16,7 @@ import {
   xxhash32,
 } from '../src/protocol/compression/index.js'
 import { setCodecModuleForTesting } from '../src/protocol/compression/load.js'
+import { lz4BlockBound, lz4CompressBlock, lz4WasmAvailable } from '../src/protocol/compression/lz4-wasm.js'
 import { zstdBound } from '../src/protocol/compression/zstd.js'
 
 const CODECS = [CompressionCodec.None, CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd] as const
@@ -141,6 +142,102 @@ describe('wire formats', () => {
     assert.equal(xxhash32(Buffer.from('a')), 0x550d7456)
     assert.equal(xxhash32(Buffer.from('abc')), 0x32d153ff)
     assert.equal(xxhash32(Buffer.from('Nobody inspects the spammish repetition')), 0xe2293b2f)
+  })
+})
+
+describe('our LZ4 block compressor (WebAssembly)', () => {
+  /** Decodes one raw LZ4 block with lz4-napi (independent of our code): it wants a 4-byte LE size prefix. */
+  const decodeBlock = (block: Buffer, size: number): Buffer => {
+    const prefixed = Buffer.alloc(block.length + 4)
+    prefixed.writeUInt32LE(size, 0)
+    block.copy(prefixed, 4)
+    return size === 0 ? Buffer.alloc(0) : lz4napi.uncompressSync(prefixed)
+  }
+  // Inputs for every path: no matches, short and long matches, overlapping
+  // matches (runs), long literal runs, and matches close to the block's end.
+  const inputArb = fc.oneof(
+    fc.uint8Array({ maxLength: 66_000 }),
+    fc.tuple(fc.integer({ min: 1, max: 26 }), fc.integer({ min: 0, max: 65_536 }), fc.integer()).map(([alphabet, n, seed]) => {
+      const b = Buffer.alloc(n)
+      let x = seed >>> 0
+      for (let i = 0; i < n; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0
+        b[i] = 65 + ((x >>> 16) % alphabet)
+      }
+      return b
+    }),
+    fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 300 })), { maxLength: 60 }).map((parts) =>
+      Buffer.concat(parts.flatMap(([p, times]) => Array.from({ length: times }, () => p))),
+    ),
+  )
+
+  /**
+   * The end-of-block rules of the LZ4 block format, which the reference
+   * decoder (liblz4, under librdkafka) enforces even where lz4_flex and
+   * lz4-java are lenient: no match starts within the last 12 bytes of the
+   * block, the last 5 bytes are literals, and the block ends with a
+   * literals-only sequence.
+   */
+  const checkBlockRules = (block: Buffer, n: number): void => {
+    let i = 0
+    let out = 0
+    for (;;) {
+      const token = block[i++]!
+      let lit = token >>> 4
+      if (lit === 15) for (let b = 255; b === 255; lit += b) b = block[i++]!
+      i += lit
+      out += lit
+      if (i === block.length) break // the last sequence: literals only
+      let len = token & 15
+      i += 2
+      if (len === 15) for (let b = 255; b === 255; len += b) b = block[i++]!
+      assert.ok(out <= n - 12, `a match starts at ${out} of ${n}, within the last 12 bytes`)
+      out += len + 4
+      assert.ok(out <= n - 5, `a match ends at ${out} of ${n}, within the last 5 bytes`)
+    }
+    assert.equal(out, n)
+  }
+
+  test('it loads (WebAssembly is there on every supported Node)', () => {
+    assert.equal(lz4WasmAvailable(), true)
+  })
+
+  test('any block of up to 64 KiB decodes back to its input with lz4-napi, within LZ4_COMPRESSBOUND (property)', () => {
+    fc.assert(
+      fc.property(inputArb, fc.integer({ min: 0, max: 64 }), (input, at) => {
+        const src = Buffer.from(input).subarray(0, 65_536)
+        // Compressed from inside a larger buffer, into the middle of another, as the frame writer does.
+        const host = Buffer.concat([Buffer.alloc(at, 7), src, Buffer.alloc(9, 7)])
+        const dst = Buffer.alloc(lz4BlockBound(src.length) + 10, 0xee)
+        const end = lz4CompressBlock(host, at, at + src.length, dst, 3)
+        assert.ok(end - 3 <= lz4BlockBound(src.length))
+        assert.equal(dst[end], 0xee, 'nothing written past the block')
+        assert.equal(dst[2], 0xee, 'nothing written before it')
+        assert.ok(decodeBlock(dst.subarray(3, end), src.length).equals(src))
+        checkBlockRules(dst.subarray(3, end), src.length)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('it compresses what it should: text shrinks, a run becomes a few bytes, noise stays within the bound; more than 64 KiB is refused', () => {
+    const dst = Buffer.alloc(lz4BlockBound(65_536))
+    const t = text(65_536)
+    assert.ok(lz4CompressBlock(t, 0, t.length, dst, 0) < t.length / 2)
+    const run = Buffer.alloc(65_536, 0x61)
+    assert.ok(lz4CompressBlock(run, 0, run.length, dst, 0) < 300)
+    const n = noise(65_536)
+    assert.ok(lz4CompressBlock(n, 0, n.length, dst, 0) <= lz4BlockBound(65_536))
+    assert.throws(() => lz4CompressBlock(Buffer.alloc(65_537), 0, 65_537, Buffer.alloc(70_000), 0), RangeError)
+  })
+
+  test('frames below 256 KiB (ours, on the event loop) and above (lz4-napi, threadpool) decode with our decoder and lz4-napi\'s frame decoder', async () => {
+    for (const n of [0, 1, 12, 13, 100, 65_535, 65_536, 65_537, 200_000, 262_143, 262_144, 300_000]) {
+      const data = Buffer.concat([text(Math.ceil(n / 2)), noise(Math.floor(n / 2))])
+      const frame = await compress(CompressionCodec.Lz4, data)
+      assert.ok((await decompress(CompressionCodec.Lz4, frame)).equals(data), `${n} bytes`)
+      assert.ok(Buffer.from(lz4napi.decompressFrameSync(frame)).equals(data), `${n} bytes, lz4-napi's frame decoder`)
+    }
   })
 })
 

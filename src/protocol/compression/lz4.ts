@@ -19,6 +19,7 @@
  */
 import { concatKnown, corrupt, messageOf, tooLarge } from './codec.js'
 import { loadCodec, type Lz4Module } from './load.js'
+import { lz4BlockBound, lz4CompressBlock, lz4WasmAvailable } from './lz4-wasm.js'
 import { xxhash32 } from './xxhash32.js'
 
 const MAGIC = 0x184d2204
@@ -28,12 +29,13 @@ const BLOCK_SIZE = 64 * 1024
 const INCOMPRESSIBLE = 0x80000000
 
 /**
- * Below these sizes blocks are (de)compressed synchronously: 256 KiB holds
- * the event loop for ~0.1 ms either way (lz4-napi compresses the producer's
- * random-text benchmark data at ~0.3 us/KiB in one call), while a threadpool
- * round trip doubled the CPU per KiB for 64 KiB batches (0.60 against 0.30
- * us/KiB measured); larger frames go to the threadpool, their blocks in
- * parallel.
+ * Below these sizes frames are (de)compressed synchronously, compression by
+ * our WebAssembly block compressor (lz4-wasm.ts; lz4-napi's compressSync
+ * where WebAssembly is unavailable): a 256 KiB frame holds the event loop
+ * for 0.02-0.12 ms (0.06-0.46 us/KiB, incompressible to JSON-like data),
+ * while a threadpool round trip doubled the CPU per KiB for 64 KiB batches
+ * (0.60 against 0.30 us/KiB measured with lz4-napi); larger frames go to
+ * lz4-napi on the threadpool, their blocks in parallel.
  */
 const SYNC_COMPRESS_BELOW = 256 * 1024
 const SYNC_DECOMPRESS_BELOW = 256 * 1024
@@ -56,8 +58,9 @@ export const LZ4_KAFKA_FRAME_HEADER: Buffer = (() => {
 export async function lz4Compress(data: Buffer, headroom = 0, memory?: { take(n: number): Buffer }): Promise<Buffer> {
   const lz4 = await loadCodec('lz4')
   const n = data.length
-  const blocks: Buffer[] = []
   const sync = n < SYNC_COMPRESS_BELOW
+  if (sync && lz4WasmAvailable()) return compressFrameHere(data, headroom, memory)
+  const blocks: Buffer[] = []
   const pending: Promise<Buffer>[] = []
   for (let o = 0; o < n; o += BLOCK_SIZE) {
     const block = data.subarray(o, Math.min(n, o + BLOCK_SIZE))
@@ -93,6 +96,44 @@ export async function lz4Compress(data: Buffer, headroom = 0, memory?: { take(n:
   }
   out.writeUInt32LE(0, o) // end mark
   return out
+}
+
+/** Where a block is compressed before it is known to be worth keeping. */
+let blockScratch: Buffer | null = null
+
+/**
+ * The synchronous path: each block compressed by our WebAssembly block
+ * compressor (lz4-wasm.ts), the frame written straight into the result.
+ * The result is allocated for the worst case (every block stored raw) and
+ * returned as a view of the bytes written; without `memory` the frame is
+ * copied out when that view would hold on to much unused space.
+ */
+function compressFrameHere(data: Buffer, headroom: number, memory: { take(n: number): Buffer } | undefined): Buffer {
+  const n = data.length
+  const bound = headroom + LZ4_KAFKA_FRAME_HEADER.length + 4 * Math.ceil(n / BLOCK_SIZE) + n + 4
+  const out = memory !== undefined ? memory.take(bound) : Buffer.allocUnsafe(bound)
+  const scratch = (blockScratch ??= Buffer.allocUnsafeSlow(lz4BlockBound(BLOCK_SIZE)))
+  LZ4_KAFKA_FRAME_HEADER.copy(out, headroom)
+  let o = headroom + LZ4_KAFKA_FRAME_HEADER.length
+  for (let start = 0; start < n; start += BLOCK_SIZE) {
+    const end = Math.min(n, start + BLOCK_SIZE)
+    const raw = end - start
+    const clen = lz4CompressBlock(data, start, end, scratch, 0)
+    if (clen >= raw) {
+      // Incompressible: store the block as is, as Lz4BlockOutputStream does.
+      out.writeUInt32LE((raw | INCOMPRESSIBLE) >>> 0, o)
+      data.copy(out, o + 4, start, end)
+      o += 4 + raw
+    } else {
+      out.writeUInt32LE(clen, o)
+      scratch.copy(out, o + 4, 0, clen)
+      o += 4 + clen
+    }
+  }
+  out.writeUInt32LE(0, o) // end mark
+  o += 4
+  if (memory === undefined && o < bound - 4096) return Buffer.from(out.subarray(0, o))
+  return out.subarray(0, o)
 }
 
 interface Block {
