@@ -1,4 +1,5 @@
 import { after, describe, test } from 'node:test'
+import { execFileSync } from 'node:child_process'
 import assert from 'node:assert/strict'
 import * as zlib from 'node:zlib'
 import fc from 'fast-check'
@@ -200,6 +201,22 @@ describe('our LZ4 block compressor (WebAssembly)', () => {
 
   test('it loads (WebAssembly is there on every supported Node)', () => {
     assert.equal(lz4WasmAvailable(), true)
+  })
+
+  test('without WebAssembly (node --jitless) frames are compressed by lz4-napi instead', () => {
+    const at = (path: string): string => new URL(`../src/protocol/compression/${path}`, import.meta.url).href
+    const script = `
+      const { compress, decompress, CompressionCodec } = await import('${at('index.ts')}')
+      const { lz4WasmAvailable } = await import('${at('lz4-wasm.ts')}')
+      const data = Buffer.from('hello hello hello world '.repeat(3000))
+      const back = await decompress(CompressionCodec.Lz4, await compress(CompressionCodec.Lz4, data))
+      console.log(JSON.stringify({ wasm: lz4WasmAvailable(), ok: back.equals(data) }))`
+    const out = execFileSync(process.execPath, ['--jitless', '--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      cwd: new URL('..', import.meta.url), // where tsx resolves
+    })
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { wasm: false, ok: true })
   })
 
   test('any block of up to 64 KiB decodes back to its input with lz4-napi, within LZ4_COMPRESSBOUND (property)', () => {
