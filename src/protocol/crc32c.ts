@@ -18,6 +18,7 @@
  *   uncompressed batch and ~25% of decoding one, so the 15% matters.
  */
 import CRC32C from 'crc-32/crc32c.js'
+import { instantiateWasm, section, sleb, uleb, WASM_HEADER, wasmName } from './wasm.js'
 
 const crcBuf = CRC32C.buf
 
@@ -53,30 +54,6 @@ function tables(): Int32Array {
     }
   }
   return t
-}
-
-function uleb(v: number): number[] {
-  const out: number[] = []
-  do {
-    let b = v & 0x7f
-    v >>>= 7
-    if (v !== 0) b |= 0x80
-    out.push(b)
-  } while (v !== 0)
-  return out
-}
-
-function sleb(v: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const b = v & 0x7f
-    v >>= 7
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b)
-      return out
-    }
-    out.push(b | 0x80)
-  }
 }
 
 /**
@@ -123,41 +100,27 @@ function assemble(): Uint8Array {
   code.push(...get(P), ...i32(1), ADD, ...set(P), BR, 0, END, END)
   code.push(...get(C), ...i32(-1), XOR, END)
   const body = [1, 5, I32, ...code] // one local group: 5 x i32
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes]
-  const name = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...WASM_HEADER,
     ...section(1, [1, 0x60, 3, I32, I32, I32, 1, I32]), // type: (i32 i32 i32) -> i32
     ...section(3, [1, 0]), // function 0 has type 0
     ...section(5, [1, 0, PAGES]), // memory: PAGES pages
-    ...section(7, [2, ...name('crc'), 0x00, 0, ...name('mem'), 0x02, 0]),
+    ...section(7, [2, ...wasmName('crc'), 0x00, 0, ...wasmName('mem'), 0x02, 0]),
     ...section(10, [1, ...uleb(body.length), ...body]),
   ])
 }
 
-/** The slice of the WebAssembly global we use (the project's lib settings do not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object) => { exports: unknown }
-}
-
 function loadWasm(): WasmCrc | null {
-  try {
-    const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
-    if (WA === undefined) return null
-    const instance = new WA.Instance(new WA.Module(assemble()))
-    const exports = instance.exports as { crc: WasmCrc['fn']; mem: { buffer: ArrayBuffer } }
-    const t = tables()
-    new Int32Array(exports.mem.buffer, 0, t.length).set(t) // wasm is little-endian, as is Int32Array on every Node platform
-    const w: WasmCrc = { fn: exports.crc, mem: new Uint8Array(exports.mem.buffer) }
-    // Self-test against the known answer before trusting it.
-    const probe = new TextEncoder().encode('123456789')
-    w.mem.set(probe, DATA)
-    if (w.fn(DATA, probe.length, 0) >>> 0 !== 0xe3069283 || new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) return null
-    return w
-  } catch {
-    return null
-  }
+  const exports = instantiateWasm(assemble()) as { crc: WasmCrc['fn']; mem: { buffer: ArrayBuffer } } | null
+  if (exports === null) return null
+  const t = tables()
+  new Int32Array(exports.mem.buffer, 0, t.length).set(t) // wasm is little-endian, as is Int32Array on every Node platform
+  const w: WasmCrc = { fn: exports.crc, mem: new Uint8Array(exports.mem.buffer) }
+  // Self-test against the known answer before trusting it.
+  const probe = new TextEncoder().encode('123456789')
+  w.mem.set(probe, DATA)
+  if (w.fn(DATA, probe.length, 0) >>> 0 !== 0xe3069283 || new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) return null
+  return w
 }
 
 /** CRC-32C of buf[start, end) as an unsigned 32-bit integer. */

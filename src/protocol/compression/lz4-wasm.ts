@@ -16,6 +16,7 @@
  * decodes the same in every LZ4 decoder; the block rules for that are kept:
  * the last 5 bytes are literals, and no match starts in the last 12 bytes.
  */
+import { instantiateWasm, section, sleb, uleb, WASM_HEADER, wasmName } from '../wasm.js'
 
 /** Memory layout: the hash table, then the input block, then the output. */
 const TABLE = 0
@@ -31,30 +32,6 @@ const PAGES = 4
 /** Output bytes a block of `n` input bytes can need in the worst case (LZ4_COMPRESSBOUND). */
 export function lz4BlockBound(n: number): number {
   return n + Math.floor(n / 255) + 16
-}
-
-function uleb(v: number): number[] {
-  const out: number[] = []
-  do {
-    let b = v & 0x7f
-    v >>>= 7
-    if (v !== 0) b |= 0x80
-    out.push(b)
-  } while (v !== 0)
-  return out
-}
-
-function sleb(v: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const b = v & 0x7f
-    v >>= 7
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b)
-      return out
-    }
-    out.push(b | 0x80)
-  }
 }
 
 // Opcodes (WebAssembly core spec, binary format).
@@ -111,6 +88,21 @@ function assemble(): Uint8Array {
     ...get(MATCH), ...load(), ...get(IP), ...load(), EQ,
     AND,
   ]
+  // A sequence's start: the token (its literal length nibble, and the
+  // length's continuation bytes) and the literals anchor..upTo; D moves past
+  // them and TOKEN keeps the token's address for the match length nibble.
+  const literals = (upTo: number): number[] => [
+    ...get(upTo), ...get(ANCHOR), SUB, ...set(LIT),
+    ...get(D), ...set(TOKEN), ...get(D), ...i32(1), ADD, ...set(D),
+    ...get(LIT), ...i32(15), GE_U, IF, VOID,
+    ...get(TOKEN), ...i32(0xf0), ...store8(),
+    ...get(D), ...get(LIT), ...i32(15), SUB, CALL, 0, ...set(D),
+    ELSE,
+    ...get(TOKEN), ...get(LIT), ...i32(4), SHL, ...store8(),
+    END,
+    ...get(D), ...get(ANCHOR), ...get(LIT), ...MEMORY_COPY,
+    ...get(D), ...get(LIT), ADD, ...set(D),
+  ]
   const c: number[] = []
   c.push(...get(S0), ...set(ANCHOR))
   c.push(BLOCK, VOID) // $last
@@ -145,18 +137,7 @@ function assemble(): Uint8Array {
   c.push(...get(IP), ...i32(1), SUB, ...set(IP), ...get(MATCH), ...i32(1), SUB, ...set(MATCH))
   c.push(BR, 0, END, END)
   c.push(LOOP, VOID) // $seq  (labels inside: seq=0, search=1, last=2)
-  // token and literal length
-  c.push(...get(IP), ...get(ANCHOR), SUB, ...set(LIT))
-  c.push(...get(D), ...set(TOKEN), ...get(D), ...i32(1), ADD, ...set(D))
-  c.push(...get(LIT), ...i32(15), GE_U, IF, VOID)
-  c.push(...get(TOKEN), ...i32(0xf0), ...store8())
-  c.push(...get(D), ...get(LIT), ...i32(15), SUB, CALL, 0, ...set(D))
-  c.push(ELSE)
-  c.push(...get(TOKEN), ...get(LIT), ...i32(4), SHL, ...store8())
-  c.push(END)
-  // literals
-  c.push(...get(D), ...get(ANCHOR), ...get(LIT), ...MEMORY_COPY)
-  c.push(...get(D), ...get(LIT), ADD, ...set(D))
+  c.push(...literals(IP))
   // offset, little-endian
   c.push(...get(D), ...get(IP), ...get(MATCH), SUB, ...store16())
   c.push(...get(D), ...i32(2), ADD, ...set(D))
@@ -197,34 +178,18 @@ function assemble(): Uint8Array {
   c.push(END) // end $search
   c.push(END) // end $last
   // the last literals
-  c.push(...get(E), ...get(ANCHOR), SUB, ...set(LIT))
-  c.push(...get(D), ...set(TOKEN), ...get(D), ...i32(1), ADD, ...set(D))
-  c.push(...get(LIT), ...i32(15), GE_U, IF, VOID)
-  c.push(...get(TOKEN), ...i32(0xf0), ...store8())
-  c.push(...get(D), ...get(LIT), ...i32(15), SUB, CALL, 0, ...set(D))
-  c.push(ELSE)
-  c.push(...get(TOKEN), ...get(LIT), ...i32(4), SHL, ...store8())
-  c.push(END)
-  c.push(...get(D), ...get(ANCHOR), ...get(LIT), ...MEMORY_COPY)
-  c.push(...get(D), ...get(LIT), ADD, END)
+  c.push(...literals(E), ...get(D), END)
   const cBody = [1, LOCALS, I32, ...c]
 
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes]
-  const name = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...WASM_HEADER,
     // types: 0 = (i32 i32) -> i32, 1 = (i32 i32 i32) -> i32
     ...section(1, [2, 0x60, 2, I32, I32, 1, I32, 0x60, 3, I32, I32, I32, 1, I32]),
     ...section(3, [2, 0, 1]),
     ...section(5, [1, 0, PAGES]),
-    ...section(7, [2, ...name('compress'), 0x00, 1, ...name('mem'), 0x02, 0]),
+    ...section(7, [2, ...wasmName('compress'), 0x00, 1, ...wasmName('mem'), 0x02, 0]),
     ...section(10, [2, ...uleb(wlBody.length), ...wlBody, ...uleb(cBody.length), ...cBody]),
   ])
-}
-
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object) => { exports: unknown }
 }
 
 interface Compressor {
@@ -235,15 +200,8 @@ interface Compressor {
 let compressor: Compressor | null | undefined
 
 function instantiate(): Compressor | null {
-  try {
-    const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
-    if (WA === undefined) return null
-    const instance = new WA.Instance(new WA.Module(assemble()))
-    const exports = instance.exports as { compress: Compressor['fn']; mem: { buffer: ArrayBuffer } }
-    return { fn: exports.compress, mem: new Uint8Array(exports.mem.buffer) }
-  } catch {
-    return null
-  }
+  const exports = instantiateWasm(assemble()) as { compress: Compressor['fn']; mem: { buffer: ArrayBuffer } } | null
+  return exports === null ? null : { fn: exports.compress, mem: new Uint8Array(exports.mem.buffer) }
 }
 
 /** Whether the WebAssembly compressor is available (it is not under node --jitless). */
