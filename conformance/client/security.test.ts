@@ -10,7 +10,10 @@ import { authenticate } from '../../src/client/sasl/index.js'
 import type { TlsOptions } from '../../src/client/connection.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import { metadata } from '../../src/protocol/messages/metadata.js'
+import { Producer } from '../../src/producer/index.js'
 import { makePki } from '../../spec/support/tls.js'
+import { createTopic, deleteTopic, topicName } from '../support/kafka.js'
+import { readPartition } from '../support/read-partition.js'
 import { impl, requires, unsupportedReason } from '../support/target.js'
 import {
   ca, connection, credentials, env, listener, mechanisms, missing, rejection, settlesWithin, sleep, unsupported,
@@ -127,6 +130,38 @@ describe('TLS', () => {
     assert.ok(err instanceof ProtocolError, `${err.name}: ${err.message}`)
     assert.equal(err.retriable, false)
     assert.match(err.message, /the broker answered with TLS: is this an SSL listener\?/)
+  })
+
+  test('Produce requests above 64 KiB (written from reused memory) go through TLS intact, every codec', async (t) => {
+    const tls = { ca: ca()! }
+    const cluster = new Cluster({ brokers: [`${at.host}:${at.port}`], tls })
+    t.after(() => cluster.destroy())
+    const topic = topicName('tls-large')
+    await createTopic(cluster, topic, { partitions: 3 })
+    t.after(() => deleteTopic(cluster, topic))
+    const expected: string[][] = [[], [], []]
+    for (const compression of ['none', 'lz4', 'zstd'] as const) {
+      // ~200 KB batches, three partitions to a request: every request is well above the 64 KiB
+      // from which request buffers are recycled after the TLS socket's write callback.
+      const producer = new Producer({ brokers: [`${at.host}:${at.port}`], tls, compression, batchSize: 200_000, lingerMs: 20 })
+      t.after(() => producer.close().catch(() => undefined))
+      const sends = []
+      for (let i = 0; i < 20; i++) {
+        const messages = []
+        for (let j = 0; j < 300; j++) {
+          const value = `${compression}:${i}.${j}:`.padEnd(200 + ((i * 31 + j * 17) % 900), String.fromCharCode(97 + ((i + j) % 26)))
+          expected[j % 3]!.push(value)
+          messages.push({ value, partition: j % 3 })
+        }
+        sends.push(producer.send({ topic, messages }))
+      }
+      await Promise.all(sends)
+      await producer.close()
+    }
+    for (let p = 0; p < 3; p++) {
+      const { records } = await readPartition(cluster, topic, p, { atLeast: BigInt(expected[p]!.length) })
+      assert.deepEqual(records.map((r) => r.value?.toString()), expected[p], `partition ${p}`)
+    }
   })
 
   test('a client whose CA does not match fails at once, not after retrying until its deadline', async (t) => {
