@@ -79,3 +79,18 @@ export function concatKnown(parts: Buffer[], total: number): Buffer {
   }
   return out
 }
+
+/**
+ * Where an encoder may take its output (and scratch) memory from, instead of
+ * allocating: the producer recycles batch buffers through one. `give` hands
+ * back a buffer from `take` that nothing uses any more.
+ */
+export interface BlockSource {
+  take(n: number): Buffer
+  give(b: Uint8Array): void
+}
+
+/** `n` uninitialized bytes from `memory`, or freshly allocated without one. */
+export function allocate(memory: BlockSource | undefined, n: number): Buffer {
+  return memory !== undefined ? memory.take(n) : Buffer.allocUnsafe(n)
+}

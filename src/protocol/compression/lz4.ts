@@ -17,7 +17,7 @@
  * the header checksum Kafka < 0.10 wrote over the magic number as well
  * (KAFKA-3160).
  */
-import { concatKnown, corrupt, messageOf, tooLarge } from './codec.js'
+import { allocate, concatKnown, corrupt, messageOf, tooLarge, type BlockSource } from './codec.js'
 import { loadCodec, type Lz4Module } from './load.js'
 import { lz4BlockBound, lz4CompressBlock, lz4WasmAvailable } from './lz4-wasm.js'
 import { xxhash32 } from './xxhash32.js'
@@ -55,7 +55,7 @@ export const LZ4_KAFKA_FRAME_HEADER: Buffer = (() => {
  * starts that many bytes into the result (left unwritten, for the record
  * batch header), and `memory` supplies the result buffer.
  */
-export async function lz4Compress(data: Buffer, headroom = 0, memory?: { take(n: number): Buffer }): Promise<Buffer> {
+export async function lz4Compress(data: Buffer, headroom = 0, memory?: BlockSource): Promise<Buffer> {
   const lz4 = await loadCodec('lz4')
   const n = data.length
   const sync = n < SYNC_COMPRESS_BELOW
@@ -75,27 +75,34 @@ export async function lz4Compress(data: Buffer, headroom = 0, memory?: { take(n:
     const c = compressed[i]!.length - 4
     total += 4 + (c >= raw ? raw : c)
   }
-  const out = memory !== undefined ? memory.take(total) : Buffer.allocUnsafe(total)
+  const out = allocate(memory, total)
   LZ4_KAFKA_FRAME_HEADER.copy(out, headroom)
   let o = headroom + LZ4_KAFKA_FRAME_HEADER.length
   for (let i = 0; i < compressed.length; i++) {
     const start = i * BLOCK_SIZE
-    const raw = Math.min(BLOCK_SIZE, n - start)
     const c = compressed[i]!
-    const clen = c.length - 4
-    if (clen >= raw) {
-      // Incompressible: store the block as is, as Lz4BlockOutputStream does.
-      out.writeUInt32LE((raw | INCOMPRESSIBLE) >>> 0, o)
-      data.copy(out, o + 4, start, start + raw)
-      o += 4 + raw
-    } else {
-      out.writeUInt32LE(clen, o)
-      c.copy(out, o + 4, 4)
-      o += 4 + clen
-    }
+    o = putBlock(out, o, data, start, Math.min(n, start + BLOCK_SIZE), c, 4, c.length - 4)
   }
   out.writeUInt32LE(0, o) // end mark
   return out
+}
+
+/**
+ * Writes one frame block at `o`: its compressed form (`clen` bytes of `c`
+ * from `cAt`) when that is smaller than data[start, end), otherwise the
+ * bytes as they are, flagged incompressible, as Lz4BlockOutputStream does.
+ * Returns the offset after the block.
+ */
+function putBlock(out: Buffer, o: number, data: Buffer, start: number, end: number, c: Buffer, cAt: number, clen: number): number {
+  const raw = end - start
+  if (clen >= raw) {
+    out.writeUInt32LE((raw | INCOMPRESSIBLE) >>> 0, o)
+    data.copy(out, o + 4, start, end)
+    return o + 4 + raw
+  }
+  out.writeUInt32LE(clen, o)
+  c.copy(out, o + 4, cAt, cAt + clen)
+  return o + 4 + clen
 }
 
 /** Where a block is compressed before it is known to be worth keeping. */
@@ -108,27 +115,16 @@ let blockScratch: Buffer | null = null
  * returned as a view of the bytes written; without `memory` the frame is
  * copied out when that view would hold on to much unused space.
  */
-function compressFrameHere(data: Buffer, headroom: number, memory: { take(n: number): Buffer } | undefined): Buffer {
+function compressFrameHere(data: Buffer, headroom: number, memory: BlockSource | undefined): Buffer {
   const n = data.length
   const bound = headroom + LZ4_KAFKA_FRAME_HEADER.length + 4 * Math.ceil(n / BLOCK_SIZE) + n + 4
-  const out = memory !== undefined ? memory.take(bound) : Buffer.allocUnsafe(bound)
+  const out = allocate(memory, bound)
   const scratch = (blockScratch ??= Buffer.allocUnsafeSlow(lz4BlockBound(BLOCK_SIZE)))
   LZ4_KAFKA_FRAME_HEADER.copy(out, headroom)
   let o = headroom + LZ4_KAFKA_FRAME_HEADER.length
   for (let start = 0; start < n; start += BLOCK_SIZE) {
     const end = Math.min(n, start + BLOCK_SIZE)
-    const raw = end - start
-    const clen = lz4CompressBlock(data, start, end, scratch, 0)
-    if (clen >= raw) {
-      // Incompressible: store the block as is, as Lz4BlockOutputStream does.
-      out.writeUInt32LE((raw | INCOMPRESSIBLE) >>> 0, o)
-      data.copy(out, o + 4, start, end)
-      o += 4 + raw
-    } else {
-      out.writeUInt32LE(clen, o)
-      scratch.copy(out, o + 4, 0, clen)
-      o += 4 + clen
-    }
+    o = putBlock(out, o, data, start, end, scratch, 0, lz4CompressBlock(data, start, end, scratch, 0))
   }
   out.writeUInt32LE(0, o) // end mark
   o += 4

@@ -10,7 +10,7 @@
  */
 import { compress } from '../compression/index.js'
 import { lz4Compress } from '../compression/lz4.js'
-import { CompressionCodec, codecName, isCompressionCodec } from '../compression/codec.js'
+import { allocate, CompressionCodec, codecName, isCompressionCodec } from '../compression/codec.js'
 import { crc32c } from '../crc32c.js'
 import { ProtocolError } from '../errors.js'
 import {
@@ -390,7 +390,7 @@ function sealBatch(b: Buffer, start: number, end: number): void {
 function encodeUncompressed(opts: RecordBatchOptions, records: readonly RecordInput[], control: boolean, memory?: BlockSource): Buffer {
   const { header, measured } = resolveHeader(opts, records, control)
   const total = RECORD_BATCH_OVERHEAD + measured.size
-  const b = memory !== undefined ? memory.take(total) : Buffer.allocUnsafe(total)
+  const b = allocate(memory, total)
   writeHeader(b, header, total)
   const end = writeRecords(records, header.baseTimestamp, b, RECORD_BATCH_OVERHEAD)
   if (end !== total) throw new ProtocolError('PROTOCOL_INVALID_VALUE', `record batch encoder wrote ${end} bytes, measured ${total}`)
@@ -418,7 +418,7 @@ export function encodeRecordBatchSync(opts: RecordBatchOptions, records: readonl
 export async function encodeRecordBatch(opts: RecordBatchOptions, records: readonly RecordInput[], memory?: BlockSource): Promise<Buffer> {
   if (opts.compression === CompressionCodec.None) return encodeUncompressed(opts, records, false, memory)
   const { header, measured } = resolveHeader(opts, records, false)
-  const raw = memory !== undefined ? memory.take(measured.size) : Buffer.allocUnsafe(measured.size)
+  const raw = allocate(memory, measured.size)
   writeRecords(records, header.baseTimestamp, raw, 0)
   let b: Buffer
   if (opts.compression === CompressionCodec.Lz4) {
@@ -426,7 +426,7 @@ export async function encodeRecordBatch(opts: RecordBatchOptions, records: reado
     b = await lz4Compress(raw, RECORD_BATCH_OVERHEAD, memory)
   } else {
     const compressed = await compress(opts.compression, raw, opts.compressionLevel)
-    b = memory !== undefined ? memory.take(RECORD_BATCH_OVERHEAD + compressed.length) : Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length)
+    b = allocate(memory, RECORD_BATCH_OVERHEAD + compressed.length)
     b.set(compressed, RECORD_BATCH_OVERHEAD)
   }
   // Every codec is done reading the records once its promise settles.

@@ -1,5 +1,7 @@
 import type { CompressionCodec } from '../compression/codec.js'
 
+export type { BlockSource } from '../compression/codec.js'
+
 /** A record header. Keys may repeat; values may be null (protocol guide "Record Header"). */
 export interface RecordHeader {
   key: string
@@ -91,16 +93,6 @@ export interface RecordInput {
   timestamp: number
   /** Offset relative to the batch's base offset; defaults to the record's index. */
   offsetDelta?: number | undefined
-}
-
-/**
- * Where an encoder may take its output (and scratch) memory from, instead of
- * allocating: the producer recycles batch buffers through one. `give` hands
- * back a buffer from `take` that nothing uses any more.
- */
-export interface BlockSource {
-  take(n: number): Buffer
-  give(b: Uint8Array): void
 }
 
 /** Batch-level fields for encodeRecordBatch. */
