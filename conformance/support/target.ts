@@ -99,6 +99,14 @@ interface Feature {
 
 const TXN_APIS: Api[] = [22, 24, 25, 26, 28]
 
+/** A check that the broker still serves API `apiKey` from version `version` (or earlier) on. */
+function startsBy(apiKey: number, name: string, version: number): (c: Capabilities) => string | null {
+  return (c) => {
+    const min = c.apis.get(apiKey)!.minVersion
+    return min <= version ? null : `${name} starts at v${min}`
+  }
+}
+
 export const FEATURES = {
   // ---- producer ----
   idempotence: { label: 'idempotent producer (InitProducerId)', apis: [22] },
@@ -131,10 +139,7 @@ export const FEATURES = {
     // Tansu 0.6.0 advertises Produce v0-v2, but decodes every record set as a v2 batch: magic 0/1 fail
     // their CRC and it closes the connection.
     lacking: { tansu: 'advertises Produce v0-v2 but reads every record set as a v2 batch and closes the connection' },
-    check: (c) => {
-      const min = c.apis.get(0)!.minVersion
-      return min <= 2 ? null : `Produce starts at v${min}`
-    },
+    check: startsBy(0, 'Produce', 2),
   },
   'legacy-fetch': {
     // Fetch v0-v3 answer with message formats v0/v1: the broker down-converts the v2 batches it stores
@@ -144,15 +149,12 @@ export const FEATURES = {
     apis: [1],
     // Tansu 0.6.0 advertises Fetch v0-v3 but answers them with the v2 batches it stores (magic 2).
     lacking: { tansu: 'advertises Fetch v0-v3 but answers with v2 batches, not down-converted message sets' },
-    check: (c) => {
-      const min = c.apis.get(1)!.minVersion
-      return min === 0 ? null : `Fetch starts at v${min}`
-    },
+    check: startsBy(1, 'Fetch', 0),
   },
   'list-offsets-v0': {
     label: 'ListOffsets v0',
     apis: [2],
-    check: (c) => (c.apis.get(2)!.minVersion === 0 ? null : `ListOffsets starts at v${c.apis.get(2)!.minVersion}`),
+    check: startsBy(2, 'ListOffsets', 0),
     // Tansu 0.6.0 answers ListOffsets v0 without the OldStyleOffsets array: the response ends early.
     lacking: { tansu: 'answers v0 without its OldStyleOffsets array' },
   },
