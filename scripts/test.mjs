@@ -7,10 +7,16 @@
 //
 // Unit tests live in spec/**/*.test.ts and fuzz/**/*.test.ts; they run on
 // node:test through tsx. Conformance is delegated to conformance/run.mjs.
+//
+// On a Node without zstd in node:zlib (20, the oldest we support), the unit tests,
+// the golden vectors and the conformance tests that carry zstd run a second time on
+// the current LTS (scripts/lts-node.mjs), where zstd goes through node:zlib instead
+// of the optional package: both paths are proven on every run.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync, existsSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { currentNodeHasZstd, LTS_NODE_VERSION, ltsNode } from './lts-node.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const argv = new Set(process.argv.slice(2))
@@ -39,18 +45,34 @@ function run(title, cmd, args, env = {}) {
   console.log(`=== ${title}: ok (${secs} s)`)
 }
 
+let second = null
+if (!currentNodeHasZstd()) {
+  try {
+    second = ltsNode()
+  } catch (e) {
+    console.error(`=== Node ${LTS_NODE_VERSION} for the node:zlib zstd tests: ${e instanceof Error ? e.message : e}`)
+    process.exit(1)
+  }
+}
+
 if (only !== 'conformance') {
   run('typecheck', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])
   const unit = [...files(join(root, 'spec'), '.test.ts'), ...files(join(root, 'fuzz'), '.test.ts')].map((p) => relative(root, p))
-  run(`unit, property and fuzz-regression tests (${unit.length} files)`, process.execPath, [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-reporter=dot',
-    ...unit,
-  ])
+  const args = ['--import', 'tsx', '--test', '--test-reporter=dot', ...unit]
+  run(`unit, property and fuzz-regression tests (${unit.length} files)`, process.execPath, args)
+  if (second) run(`unit, property and fuzz-regression tests on Node ${LTS_NODE_VERSION} (zstd through node:zlib)`, second, args)
 }
 
 if (only !== 'unit') {
   run('conformance', process.execPath, [join(root, 'conformance/run.mjs')])
+  if (second) {
+    const golden = ['--import', 'tsx', join(root, 'conformance/golden/run.ts'), '--kafka', '4.3.1', '--kafka', '3.9.1']
+    run(`golden vectors on Node ${LTS_NODE_VERSION}`, second, golden)
+    // The conformance files that move zstd batches through a broker (round trips, records, CLI, TLS),
+    // against one Apache target (or KAFKA_BROKERS, as always).
+    const zstdFiles = ['producer/round-trip', 'consumer/records', 'cli/produce', 'client/security']
+    run(`conformance on Node ${LTS_NODE_VERSION} (zstd through node:zlib)`, second, [join(root, 'conformance/run.mjs'), ...zstdFiles], {
+      KAFKAWIRE_TARGETS: process.env.KAFKAWIRE_TARGETS_LTS_NODE || 'apache-4.3.1',
+    })
+  }
 }

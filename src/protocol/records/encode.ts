@@ -10,6 +10,7 @@
  */
 import { compress } from '../compression/index.js'
 import { lz4Compress } from '../compression/lz4.js'
+import { zstdCompress } from '../compression/zstd.js'
 import { allocate, CompressionCodec, codecName, isCompressionCodec } from '../compression/codec.js'
 import { crc32c } from '../crc32c.js'
 import { ProtocolError } from '../errors.js'
@@ -422,8 +423,10 @@ export async function encodeRecordBatch(opts: RecordBatchOptions, records: reado
   writeRecords(records, header.baseTimestamp, raw, 0)
   let b: Buffer
   if (opts.compression === CompressionCodec.Lz4) {
-    // Our own framing: the frame is written after room for the batch header, no copy.
+    // The frame is written after room for the batch header, no copy.
     b = await lz4Compress(raw, RECORD_BATCH_OVERHEAD, memory)
+  } else if (opts.compression === CompressionCodec.Zstd) {
+    b = await zstdCompress(raw, opts.compressionLevel, RECORD_BATCH_OVERHEAD, memory)
   } else {
     const compressed = await compress(opts.compression, raw, opts.compressionLevel)
     b = allocate(memory, RECORD_BATCH_OVERHEAD + compressed.length)
