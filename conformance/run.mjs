@@ -27,6 +27,8 @@ const portBase = Number(env.KAFKAWIRE_PORT_BASE || 19100)
 const stepTimeoutMs = Number(env.KAFKAWIRE_STEP_TIMEOUT_S || 900) * 1000
 const DEFAULT_TARGETS = 'apache-4.3.1,kfake,apache-3.9.1,tansu' // a light target beside each Apache one
 const filters = process.argv.slice(2)
+// Set by scripts/test.mjs when it runs a subset again on another Node: named in each summary line.
+const runNote = env.KAFKAWIRE_RUN_NOTE ? ` on ${env.KAFKAWIRE_RUN_NOTE}` : ''
 const reporter = join(root, 'conformance/support/reporter.mjs')
 const work = mkdtempSync(join(tmpdir(), 'kafkawire-conformance-'))
 
@@ -114,11 +116,11 @@ async function runTests(out, label, stepEnv, files = testFiles(join(root, 'confo
 
 /** conformance[<label>]: N passed, N failed, N unsupported (features...)[, N skipped (reasons...)] */
 function summaryLine(label, r, extra = []) {
-  if (!r.report) return `conformance[${label}]: FAILED, no test report (${r.why || 'the test runner wrote none'})${extra.map((e) => `; ${e}`).join('')}`
+  if (!r.report) return `conformance[${label}${runNote}]: FAILED, no test report (${r.why || 'the test runner wrote none'})${extra.map((e) => `; ${e}`).join('')}`
   const { passed, failed, unsupported, skipped, todo } = r.report
   const distinct = (xs) => [...new Set(xs)]
   const parts = [`${passed} passed`, `${failed} failed`, `${unsupported.length} unsupported`]
-  let line = `conformance[${label}]: ${parts.join(', ')}`
+  let line = `conformance[${label}${runNote}]: ${parts.join(', ')}`
   if (unsupported.length) line += ` (${distinct(unsupported.map((u) => u.feature)).join(', ')})`
   if (skipped.length) line += `, ${skipped.length} skipped (${distinct(skipped.map((s) => s.reason)).join('; ')})`
   if (todo) line += `, ${todo} todo`

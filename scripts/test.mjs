@@ -73,6 +73,7 @@ if (only !== 'unit') {
     const zstdFiles = ['producer/round-trip', 'consumer/records', 'cli/produce', 'client/security']
     run(`conformance on Node ${LTS_NODE_VERSION} (zstd through node:zlib)`, second, [join(root, 'conformance/run.mjs'), ...zstdFiles], {
       KAFKAWIRE_TARGETS: process.env.KAFKAWIRE_TARGETS_LTS_NODE || 'apache-4.3.1',
+      KAFKAWIRE_RUN_NOTE: `Node ${LTS_NODE_VERSION}`,
     })
   }
 }
