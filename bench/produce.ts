@@ -15,8 +15,9 @@
  * Env: BENCH_RUNS (3), BENCH_CLIENTS (kafkawire,platformatic,kafkajs,rdkafka,java),
  * BENCH_WORKLOADS (100B,1KiB), BENCH_CODECS (none,lz4,zstd), BENCH_SCALE (1: multiplies
  * record counts), BENCH_PARTITIONS (3), BENCH_BATCH_SIZE (65536), BENCH_LINGER_MS (5),
- * BENCH_CHUNK (1000), BENCH_WINDOW (64), BENCH_WARMUP (1: the reference tool writes every
- * workload once, unmeasured, before the measured runs), BENCH_BROKERS (use that cluster instead of
+ * BENCH_CHUNK (1000), BENCH_WINDOW (64), BENCH_WARMUP (1: the reference tool, unmeasured, writes
+ * many small requests and every workload once at the start, then before each workload's turn in
+ * every run that workload once; N: N times per turn; 0: no warm-up), BENCH_BROKERS (use that cluster instead of
  * starting one), BENCH_PORT_BASE (38000), BENCH_KEEP_BROKER=1, BENCH_OUT (JSON file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -37,7 +38,8 @@ const LINGER = envNum('BENCH_LINGER_MS', 5)
 const CHUNK = envNum('BENCH_CHUNK', 1000)
 const WINDOW = envNum('BENCH_WINDOW', 64)
 const MAX_IN_FLIGHT = 5
-const WARMUP = envNum('BENCH_WARMUP', 1) !== 0
+const WARMUP = Math.max(0, Math.floor(envNum('BENCH_WARMUP', 1)))
+const REQUEST_WARMUP_RECORDS = 400_000
 const CLIENTS = envList('BENCH_CLIENTS', 'kafkawire,platformatic,kafkajs,rdkafka,java')
 const SIZES: Record<string, { size: number; records: number }> = { '100B': { size: 100, records: 1_000_000 }, '1KiB': { size: 1024, records: 200_000 } }
 const WORKLOADS = envList('BENCH_WORKLOADS', '100B,1KiB').flatMap((w) => {
@@ -93,6 +95,17 @@ async function runJava(brokers: string[], kafka: string, topic: string, w: (type
   }
 }
 
+/** The reference tool writes workload `w` once to a topic of its own, unmeasured. */
+async function warmUp(brokers: string[], kafka: string, topics: Topics, topic: string, w: (typeof WORKLOADS)[number]): Promise<void> {
+  await topics.create(topic, PARTITIONS)
+  try {
+    await runJava(brokers, kafka, topic, w)
+  } finally {
+    await topics.delete(topic)
+  }
+  log(`broker warm-up: ${w.label} (not measured)`)
+}
+
 const LABELS: Record<string, string> = { kafkawire: 'kafkawire', platformatic: '@platformatic/kafka', kafkajs: 'KafkaJS', rdkafka: 'node-rdkafka', java: JAVA_LABEL }
 
 async function main(): Promise<void> {
@@ -105,23 +118,33 @@ async function main(): Promise<void> {
   try {
     log(`producer benchmark: ${CLIENTS.join(', ')}; ${WORKLOADS.map((w) => w.label).join('; ')}; ${RUNS} run(s) each; load ${loadStart}`)
     if (WARMUP) {
-      // A fresh broker's JVM runs its produce path interpreted at first: the
-      // first measured runs were up to 2x slower than later ones, whichever
-      // client came first. The reference tool writes each workload once,
-      // unmeasured, before any client is timed.
-      for (const w of WORKLOADS) {
-        const topic = `bench-warmup-${stamp}-${w.id}`
-        await topics.create(topic, PARTITIONS)
-        try {
-          await runJava(b.brokers, b.kafka, topic, w)
-        } finally {
-          await topics.delete(topic)
-        }
-        log(`broker warm-up: ${w.label} (not measured)`)
+      // The broker compiles its per-request methods (network processor,
+      // request parsing, log append and validation) with C2 only after some
+      // ten thousand requests, more than a whole benchmark run sends with
+      // 64 KiB batches: a fresh broker's compiler thread took ~0.5 s of CPU
+      // in each of the first several timed runs. Many small requests first.
+      const topic = `bench-warmup-${stamp}-requests`
+      await topics.create(topic, PARTITIONS)
+      try {
+        await runJavaTool('org.apache.kafka.tools.ProducerPerformance', [
+          '--topic', topic, '--num-records', String(REQUEST_WARMUP_RECORDS), '--record-size', '100', '--throughput', '-1',
+          '--command-property', `bootstrap.servers=${b.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'batch.size=2048', 'linger.ms=0', `max.in.flight.requests.per.connection=${MAX_IN_FLIGHT}`,
+        ], b.kafka)
+      } finally {
+        await topics.delete(topic)
       }
+      log(`broker warm-up: ${REQUEST_WARMUP_RECORDS.toLocaleString('en-US')} x 100B in 2 KiB batches (not measured)`)
+      // Then the per-byte paths of every workload (codecs, record sizes).
+      for (const w of WORKLOADS) await warmUp(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-first-${w.id}`, w)
     }
     for (let run = 0; run < RUNS; run++) {
       for (const w of WORKLOADS) {
+        // The broker's JVM keeps compiling whenever the workload changes: the
+        // client timed first after a change (and first of all on a fresh
+        // broker) ran up to 2x slower than the same client later. So before
+        // every workload's turn the reference tool writes it, unmeasured, and
+        // every timed run follows a run of its own workload.
+        for (let k = 0; k < WARMUP; k++) await warmUp(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-${run}-${w.id}-${k}`, w)
         // Rotate the order each run so no client always follows the same one.
         const order = CLIENTS.map((_, i) => CLIENTS[(i + run) % CLIENTS.length]!)
         for (const [ci, client] of order.entries()) {
@@ -157,7 +180,7 @@ async function main(): Promise<void> {
   out.push(`- broker: Apache Kafka ${b.kafka}, ${b.describe}; topics with ${PARTITIONS} partitions, replication factor 1, a fresh topic per run`)
   out.push(`- ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}, ${await javaVersion()}`)
   out.push(`- every client: acks=all, idempotent, null keys, the same ${'value'} bytes for every record; batch size ${BATCH} B and linger ${LINGER} ms where the client has them (kafkawire, node-rdkafka, Java), at most ${MAX_IN_FLIGHT} requests in flight per connection (platformatic: 1, forced by its idempotent mode)`)
-  out.push(`- broker warm-up: ${WARMUP ? 'Java ProducerPerformance wrote every workload once (unmeasured) before the first measured run' : 'none (BENCH_WARMUP=0)'}`)
+  out.push(`- broker warm-up (unmeasured, Java ProducerPerformance): ${WARMUP ? `${REQUEST_WARMUP_RECORDS.toLocaleString('en-US')} x 100B in 2 KiB batches and every workload once at the start, then before each workload's turn in every run that workload ${WARMUP === 1 ? 'once' : `${WARMUP} times`}` : 'none (BENCH_WARMUP=0)'}`)
   out.push(`- promise-based clients (kafkawire, platformatic, KafkaJS): send() calls of ${CHUNK} records, at most ${WINDOW} unresolved at a time`)
   out.push(`- records/s and CPU: median of ${RUNS} run(s); MB/s = value bytes / 10^6 / s; CPU = user+system of the client process during the run (Node: process.cpuUsage(); Java: JVM CPU from /proc minus a 1-record run)`)
   out.push('')
