@@ -118,11 +118,12 @@ async function main(): Promise<void> {
   try {
     log(`producer benchmark: ${CLIENTS.join(', ')}; ${WORKLOADS.map((w) => w.label).join('; ')}; ${RUNS} run(s) each; load ${loadStart}`)
     if (WARMUP) {
-      // The broker compiles its per-request methods (network processor,
-      // request parsing, log append and validation) with C2 only after some
-      // ten thousand requests, more than a whole benchmark run sends with
-      // 64 KiB batches: a fresh broker's compiler thread took ~0.5 s of CPU
-      // in each of the first several timed runs. Many small requests first.
+      // HotSpot compiles a method with C2 only after thousands of calls, and
+      // a timed run with 64 KiB batches sends a few thousand requests: on a
+      // fresh broker the compiler thread still took ~0.5 s of CPU in each of
+      // the first several timed runs, busy with the per-request methods
+      // (network processor, request parsing, log append and validation).
+      // Many small requests first.
       const topic = `bench-warmup-${stamp}-requests`
       await topics.create(topic, PARTITIONS)
       try {
