@@ -12,6 +12,7 @@ import type { BlockSource } from '../src/protocol/compression/codec.js'
 import { setCodecModuleForTesting } from '../src/protocol/compression/load.js'
 import { setZstdImplementationForTesting, zstdBound, zstdBuiltIn, zstdCompress } from '../src/protocol/compression/zstd.js'
 import { levelParams, nodeZstd, resetZstdContextsForTesting, zstdCompressBound, zstdCompressReused, zstdContextState } from '../src/protocol/compression/zstd-zlib.js'
+import { noise } from './support/bytes.js'
 
 type Impl = 'zlib' | 'package'
 const IMPLS: Impl[] = zstdBuiltIn() ? ['zlib', 'package'] : ['package']
@@ -27,16 +28,6 @@ function text(n: number, seed = 0): Buffer {
   const b = Buffer.allocUnsafe(n)
   let o = 0
   for (let i = seed; o < n; i++) o += b.write(words[(i * 7 + (i >> 3)) % words.length]!, o)
-  return b
-}
-
-function noise(n: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) | 0
-    b[i] = x >>> 24
-  }
   return b
 }
 

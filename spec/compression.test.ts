@@ -19,6 +19,7 @@ import {
 import { setCodecModuleForTesting } from '../src/protocol/compression/load.js'
 import { lz4BlockBound, lz4CompressBlock, lz4WasmAvailable } from '../src/protocol/compression/lz4-wasm.js'
 import { setZstdImplementationForTesting, zstdBound } from '../src/protocol/compression/zstd.js'
+import { noise } from './support/bytes.js'
 
 const CODECS = [CompressionCodec.None, CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd] as const
 const NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
@@ -37,17 +38,6 @@ async function rejectsWith(p: Promise<unknown>, code: string, codecName?: string
     assert.ok(caught.message.startsWith(`${codecName}:`), caught.message)
   }
   return caught
-}
-
-/** Pseudo-random, incompressible bytes. */
-function noise(n: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) | 0
-    b[i] = x >>> 24
-  }
-  return b
 }
 
 /** Compressible text-like bytes. */
