@@ -7,7 +7,7 @@
 // `node` package installs), kept under ${KAFKAWIRE_CACHE:-~/.cache/kafkawire}/node/<version>.
 // KAFKAWIRE_LTS_NODE=/path/to/node uses that binary instead (it must have zstd in node:zlib).
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
@@ -36,14 +36,25 @@ export function ltsNode() {
     throw new Error(`no prebuilt Node package for ${process.platform}-${process.arch}; set KAFKAWIRE_LTS_NODE to a Node >= 22.15`)
   }
   const pkg = `node-${platform}-${arch}`
-  const dir = join(process.env.KAFKAWIRE_CACHE || join(homedir(), '.cache', 'kafkawire'), 'node', LTS_NODE_VERSION)
+  const parent = join(process.env.KAFKAWIRE_CACHE || join(homedir(), '.cache', 'kafkawire'), 'node')
+  const dir = join(parent, LTS_NODE_VERSION)
   const bin = join(dir, 'node_modules', pkg, 'bin', 'node')
   if (!existsSync(bin)) {
-    mkdirSync(dir, { recursive: true })
+    // Installed beside the cache entry and renamed into place, so a concurrent run never sees half of it.
+    mkdirSync(parent, { recursive: true })
+    const partial = mkdtempSync(join(parent, `${LTS_NODE_VERSION}.partial-`))
     console.log(`installing Node ${LTS_NODE_VERSION} (${pkg}) into ${dir}`)
-    execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${LTS_NODE_VERSION}`], {
-      stdio: 'inherit',
-    })
+    try {
+      execFileSync('npm', ['install', '--prefix', partial, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${LTS_NODE_VERSION}`], {
+        stdio: 'inherit',
+      })
+      if (!existsSync(bin)) {
+        rmSync(dir, { recursive: true, force: true }) // an install cut short before this scheme
+        renameSync(partial, dir)
+      }
+    } finally {
+      rmSync(partial, { recursive: true, force: true })
+    }
   }
   if (!existsSync(bin) || !hasZstd(bin)) throw new Error(`${bin} is missing or has no zstd in node:zlib`)
   return bin
