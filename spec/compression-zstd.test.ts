@@ -63,7 +63,8 @@ function frameHeader(frame: Buffer): { singleSegment: boolean; contentSize: numb
   return { singleSegment, contentSize }
 }
 
-const SIZES = [0, 1, 1000, 65_536, 65_537, 300_000]
+// Up to and past 1 MiB, where node:zlib moves compression to the threadpool (zstd.ts).
+const SIZES = [0, 1, 1000, 65_536, 65_537, 300_000, 1_100_000]
 const ZLIB_FRAME_OF_TEXT_600_5 =
   'KLUv/WBYAYUDAGQDb2Zmc2V0IGJhdGNoIHJlY29yZGthZmthIGVwb2NoIGxlYWRlciBwYXJ0aXRpb24gdG9waWMgFgB+zHCEA8ABAYK7dUCAAIgDAi0EP5NAICGIBA4sCQGzoWhuCCCAA/oBAjggEBAccYAF4bwiShg='
 
@@ -271,7 +272,7 @@ if (nodeZstd === undefined) {
 
     test('without @mongodb-js/zstd, zstd still compresses and decompresses', async () => {
       setCodecModuleForTesting('zstd', 'kafkawire-test-no-such-package')
-      for (const n of [10, 70_000, 400_000]) {
+      for (const n of [10, 70_000, 400_000, 1_200_000]) {
         const data = text(n)
         assert.ok((await decompress(CompressionCodec.Zstd, await compress(CompressionCodec.Zstd, data))).equals(data))
       }

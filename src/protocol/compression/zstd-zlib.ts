@@ -207,7 +207,10 @@ export function zstdContextState(): 'untested' | 'usable' | 'retired' {
 }
 
 export function nodeCompressAsync(zs: NodeZlibZstd, data: Uint8Array, level: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => zs.zstdCompress(data, { params: levelParams(level) }, (e, out) => (e ? reject(e) : resolve(out))))
+  // One output chunk that holds any frame: with the default 16 KiB chunks the
+  // stream goes back and forth to the threadpool per chunk (2x the CPU).
+  const opts = { params: levelParams(level), chunkSize: zstdCompressBound(data.length) + 64 }
+  return new Promise((resolve, reject) => zs.zstdCompress(data, opts, (e, out) => (e ? reject(e) : resolve(out))))
 }
 
 export function nodeDecompressAsync(zs: NodeZlibZstd, data: Uint8Array, opts: ZstdOptions): Promise<Buffer> {

@@ -152,14 +152,17 @@ export function zstdBound(data: Buffer): Bound {
 /**
  * Below these sizes (input to compress; bound of the output to decompress)
  * node:zlib works synchronously, as the threadpool round trip costs more
- * than it spares for batch-sized data. Measured on 64 KiB of random letters
- * (the benchmark's records), Node 24.21, per KiB of input: compression
- * through the reused context 0.66 us wall / 0.76 us CPU against the
- * package's 1.6-1.7 / 1.6-1.9; decompression 0.6-0.7 / 0.7-0.85 against
- * 1.3 / 1.35. So a 256 KiB batch holds the event loop ~0.2 ms and a 1 MiB
- * output ~0.7 ms; larger inputs go to the threadpool.
+ * than it spares for batch-sized data. Measured on random letters (the
+ * benchmark's records), Node 24.21, per KiB of input: compression through
+ * the reused context 0.62-0.66 us wall / 0.62-0.76 us CPU, against the
+ * package's 1.1-1.7 / 1.2-1.9 and node:zlib's threadpool call 1.4 / 1.5 (with
+ * one output chunk; 3.7 / 2.9 with its default 16 KiB chunks) at 64 and 340
+ * KiB; decompression 0.6-0.7 / 0.7-0.85 against the package's 1.3 / 1.35. So
+ * a batch up to the default max.request.size (1 MiB) holds the event loop
+ * ~0.6 ms at most and compresses at half the CPU; larger inputs go to the
+ * threadpool.
  */
-const SYNC_COMPRESS_BELOW = 256 * 1024
+const SYNC_COMPRESS_BELOW = 1024 * 1024
 const SYNC_DECOMPRESS_BOUND = 1024 * 1024
 
 /** Which implementation zstd calls use: node:zlib where it has zstd, else the package. Tests force one. */
