@@ -270,6 +270,18 @@ if (nodeZstd === undefined) {
       }
     })
 
+    test('a frame that does not declare its size decodes into memory of about its size', async () => {
+      // The package writes frames without a content size, as Java's streaming writer does.
+      for (const n of [100, 10_000, 100_000]) {
+        const frame = await zstdWith('package', text(n, 7))
+        assert.equal(frameHeader(frame).contentSize, -1)
+        const out = await unzstdWith('zlib', frame)
+        assert.ok(out.equals(text(n, 7)))
+        // Small results share Node's Buffer pool (8 KiB on Node 20, 64 KiB on 24).
+        assert.ok(out.buffer.byteLength <= Math.max(Buffer.poolSize, 2 * n), `${n} bytes held in ${out.buffer.byteLength}`)
+      }
+    })
+
     test('without @mongodb-js/zstd, zstd still compresses and decompresses', async () => {
       setCodecModuleForTesting('zstd', 'kafkawire-test-no-such-package')
       for (const n of [10, 70_000, 400_000, 1_200_000]) {

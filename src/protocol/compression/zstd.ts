@@ -303,7 +303,10 @@ async function zlibDecompressFrame(zs: NonNullable<typeof nodeZstd>, frame: Buff
   const chunkSize = Math.max(64, (declared >= 0 ? declared : Math.min(bound, 256 * 1024)) + 64)
   const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize }
   try {
-    return bound <= SYNC_DECOMPRESS_BOUND ? zs.zstdDecompressSync(frame, opts) : await nodeDecompressAsync(zs, frame, opts)
+    const out = bound <= SYNC_DECOMPRESS_BOUND ? zs.zstdDecompressSync(frame, opts) : await nodeDecompressAsync(zs, frame, opts)
+    // A frame without its size may fill a small part of that chunk; records
+    // decoded from it would keep the whole chunk alive, so keep what it holds.
+    return out.buffer.byteLength > 2 * out.length + 4096 ? Buffer.from(out) : out
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge('zstd', `over ${maxBytes}`, maxBytes)
     throw corrupt('zstd', messageOf(e), e)
