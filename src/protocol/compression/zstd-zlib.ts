@@ -130,33 +130,43 @@ class ReusedContext {
 const contexts = new Map<number, ReusedContext>()
 let reuseState: 'untested' | 'usable' | 'retired' = 'untested'
 
-function selfTest(zs: NodeZlibZstd): boolean {
+/**
+ * The handle's check: two frames in a row from one context must decompress
+ * (with the public call) to the sample. Returns the context, which then
+ * serves the default level, or undefined when the shortcut is not to be trusted.
+ */
+function selfTested(zs: NodeZlibZstd): ReusedContext | undefined {
   const sample = Buffer.alloc(3000)
   for (let i = 0; i < sample.length; i++) sample[i] = (i * 7 + (i >> 5)) & 0x3f
   let ctx: ReusedContext | undefined
+  let ok = false
   try {
     ctx = new ReusedContext(zs, ZSTD_DEFAULT_LEVEL)
     const out = Buffer.allocUnsafe(zstdCompressBound(sample.length))
+    ok = true
     // Twice: the second frame proves the context carries over a finished one.
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 2 && ok; round++) {
       const n = ctx.compressInto(sample, out, 0, out.length)
-      if (n <= 0) return false
-      const back = zs.zstdDecompressSync(out.subarray(0, n))
-      if (!back.equals(sample)) return false
+      ok = n > 0 && zs.zstdDecompressSync(out.subarray(0, n)).equals(sample)
     }
-    return true
   } catch {
-    return false
-  } finally {
-    ctx?.close()
+    ok = false
   }
+  if (ok) return ctx
+  ctx?.close()
+  return undefined
 }
 
 function reusedContext(zs: NodeZlibZstd, level: number): ReusedContext | undefined {
   if (reuseState === 'retired') return undefined
   if (reuseState === 'untested') {
-    reuseState = selfTest(zs) ? 'usable' : 'retired'
-    if (reuseState === 'retired') return undefined
+    const tested = selfTested(zs)
+    if (tested === undefined) {
+      reuseState = 'retired'
+      return undefined
+    }
+    reuseState = 'usable'
+    contexts.set(ZSTD_DEFAULT_LEVEL, tested)
   }
   let ctx = contexts.get(level)
   if (ctx === undefined) {
@@ -170,10 +180,10 @@ function reusedContext(zs: NodeZlibZstd, level: number): ReusedContext | undefin
   return ctx
 }
 
-function retire(): void {
-  reuseState = 'retired'
+function dropContexts(state: 'untested' | 'retired'): void {
   for (const ctx of contexts.values()) ctx.close()
   contexts.clear()
+  reuseState = state
 }
 
 /**
@@ -190,15 +200,13 @@ export function zstdCompressReused(zs: NodeZlibZstd, data: Uint8Array, level: nu
   } catch {
     n = -1
   }
-  if (n < 0) retire()
+  if (n < 0) dropContexts('retired')
   return n
 }
 
 /** Test hook: forget what the self-test found and drop the contexts, so the next call starts over. */
 export function resetZstdContextsForTesting(state: 'untested' | 'retired' = 'untested'): void {
-  for (const ctx of contexts.values()) ctx.close()
-  contexts.clear()
-  reuseState = state
+  dropContexts(state)
 }
 
 /** Whether the reused-context shortcut is in use ('untested' before the first compression). */
@@ -206,10 +214,17 @@ export function zstdContextState(): 'untested' | 'usable' | 'retired' {
   return reuseState
 }
 
+/**
+ * Options for the public calls: the level, and one output chunk that holds
+ * any frame. With the default 16 KiB chunks the threadpool call goes back and
+ * forth per chunk (2x the CPU) and the sync call concatenates the chunks.
+ */
+export function compressOptions(n: number, level: number): ZstdOptions {
+  return { params: levelParams(level), chunkSize: zstdCompressBound(n) + 64 }
+}
+
 export function nodeCompressAsync(zs: NodeZlibZstd, data: Uint8Array, level: number): Promise<Buffer> {
-  // One output chunk that holds any frame: with the default 16 KiB chunks the
-  // stream goes back and forth to the threadpool per chunk (2x the CPU).
-  const opts = { params: levelParams(level), chunkSize: zstdCompressBound(data.length) + 64 }
+  const opts = compressOptions(data.length, level)
   return new Promise((resolve, reject) => zs.zstdCompress(data, opts, (e, out) => (e ? reject(e) : resolve(out))))
 }
 

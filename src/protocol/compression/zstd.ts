@@ -29,10 +29,10 @@ import { ProtocolError } from '../errors.js'
 import { allocate, concatKnown, corrupt, messageOf, tooLarge, type BlockSource } from './codec.js'
 import { CODEC_PACKAGES, loadCodec, unavailable } from './load.js'
 import {
+  compressOptions,
   nodeCompressAsync,
   nodeDecompressAsync,
   nodeZstd,
-  levelParams,
   ZSTD_DEFAULT_LEVEL,
   zstdCompressBound,
   zstdCompressReused,
@@ -197,25 +197,18 @@ export async function zstdCompress(data: Buffer, level = ZSTD_DEFAULT_LEVEL, hea
   let frame: Buffer
   if (useZlib()) {
     const zs = nodeZstd!
-    if (data.length < SYNC_COMPRESS_BELOW) {
-      if (zstdContextState() !== 'retired') {
-        const end = headroom + zstdCompressBound(data.length) + 16
-        const out = allocate(memory, end)
-        const n = zstdCompressReused(zs, data, level, out, headroom, end)
-        if (n >= 0) return out.subarray(0, headroom + n)
-        memory?.give(out)
-      }
-      try {
-        frame = zs.zstdCompressSync(data, { params: levelParams(level) })
-      } catch (e) {
-        throw compressionFailed(e)
-      }
-    } else {
-      try {
-        frame = await nodeCompressAsync(zs, data, level)
-      } catch (e) {
-        throw compressionFailed(e)
-      }
+    const sync = data.length < SYNC_COMPRESS_BELOW
+    if (sync && zstdContextState() !== 'retired') {
+      const end = headroom + zstdCompressBound(data.length) + 16
+      const out = allocate(memory, end)
+      const n = zstdCompressReused(zs, data, level, out, headroom, end)
+      if (n >= 0) return out.subarray(0, headroom + n)
+      memory?.give(out)
+    }
+    try {
+      frame = sync ? zs.zstdCompressSync(data, compressOptions(data.length, level)) : await nodeCompressAsync(zs, data, level)
+    } catch (e) {
+      throw compressionFailed(e)
     }
   } else {
     frame = await packageCompress(data, level)
