@@ -9,18 +9,20 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
+import * as zlib from 'node:zlib'
 import { join } from 'node:path'
 
 export const LTS_NODE_VERSION = '24.21.0'
 
 function hasZstd(node) {
+  // The same check as currentNodeHasZstd, asked of another binary.
   const probe = "process.stdout.write(typeof require('node:zlib').zstdCompressSync === 'function' ? 'yes' : 'no')"
   return execFileSync(node, ['-e', probe], { encoding: 'utf8' }) === 'yes'
 }
 
 /** Whether the Node running this script has zstd in node:zlib. */
 export function currentNodeHasZstd() {
-  return hasZstd(process.execPath)
+  return typeof zlib.zstdCompressSync === 'function'
 }
 
 /** Path of a Node binary with zstd in node:zlib, installed on first use. Throws with the reason when it cannot be had. */
