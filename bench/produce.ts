@@ -74,12 +74,19 @@ function parseJavaProducer(stdout: string): { records: number; rate: number } {
   return { records: Number(m[1]), rate: Number(m[2]) }
 }
 
+const PRODUCER_PERFORMANCE = 'org.apache.kafka.tools.ProducerPerformance'
+
+/** ProducerPerformance's arguments: `records` records of `size` bytes, as fast as it can, with `props`. */
+function javaArgs(topic: string, records: number, size: number, props: string[]): string[] {
+  return ['--topic', topic, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1', '--command-property', ...props]
+}
+
 async function runJava(brokers: string[], kafka: string, topic: string, w: (typeof WORKLOADS)[number]): Promise<Run> {
-  const args = (n: number): string[] => ['--topic', topic, '--num-records', String(n), '--record-size', String(w.size), '--throughput', '-1', '--command-property', ...javaProps(brokers, w.codec)]
+  const props = javaProps(brokers, w.codec)
   // The JVM's CPU for the same command with one record (JVM start, class
   // loading, connection, producer id, close) is subtracted from the run's.
-  const base = await runJavaTool('org.apache.kafka.tools.ProducerPerformance', args(1), kafka)
-  const r = await runJavaTool('org.apache.kafka.tools.ProducerPerformance', args(w.records), kafka)
+  const base = await runJavaTool(PRODUCER_PERFORMANCE, javaArgs(topic, 1, w.size, props), kafka)
+  const r = await runJavaTool(PRODUCER_PERFORMANCE, javaArgs(topic, w.records, w.size, props), kafka)
   const { records, rate } = parseJavaProducer(r.stdout)
   const seconds = records / rate
   const cpu = Math.max(0, r.cpuUs - base.cpuUs)
@@ -98,15 +105,23 @@ async function runJava(brokers: string[], kafka: string, topic: string, w: (type
   }
 }
 
-/** The reference tool writes workload `w` once to a topic of its own, unmeasured. */
-async function warmUp(brokers: string[], kafka: string, topics: Topics, topic: string, w: (typeof WORKLOADS)[number]): Promise<void> {
+/**
+ * The reference tool writes `records` records of `size` bytes with `props` to
+ * a scratch topic, unmeasured (no CPU baseline run, unlike runJava).
+ */
+async function warmUp(kafka: string, topics: Topics, topic: string, label: string, records: number, size: number, props: string[]): Promise<void> {
   await topics.create(topic, PARTITIONS)
   try {
-    await runJava(brokers, kafka, topic, w)
+    await runJavaTool(PRODUCER_PERFORMANCE, javaArgs(topic, records, size, props), kafka)
   } finally {
     await topics.delete(topic)
   }
-  log(`broker warm-up: ${w.label} (not measured)`)
+  log(`broker warm-up: ${label} (not measured)`)
+}
+
+/** warmUp with workload `w`, as the clients write it. */
+function warmUpWorkload(brokers: string[], kafka: string, topics: Topics, topic: string, w: (typeof WORKLOADS)[number]): Promise<void> {
+  return warmUp(kafka, topics, topic, w.label, w.records, w.size, javaProps(brokers, w.codec))
 }
 
 const LABELS: Record<string, string> = { kafkawire: 'kafkawire', platformatic: '@platformatic/kafka', kafkajs: 'KafkaJS', rdkafka: 'node-rdkafka', java: JAVA_LABEL }
@@ -127,19 +142,10 @@ async function main(): Promise<void> {
       // the first several timed runs, busy with the per-request methods
       // (network processor, request parsing, log append and validation).
       // Many small requests first.
-      const topic = `bench-warmup-${stamp}-requests`
-      await topics.create(topic, PARTITIONS)
-      try {
-        await runJavaTool('org.apache.kafka.tools.ProducerPerformance', [
-          '--topic', topic, '--num-records', String(REQUEST_WARMUP_RECORDS), '--record-size', '100', '--throughput', '-1',
-          '--command-property', `bootstrap.servers=${b.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'batch.size=2048', 'linger.ms=0', `max.in.flight.requests.per.connection=${MAX_IN_FLIGHT}`,
-        ], b.kafka)
-      } finally {
-        await topics.delete(topic)
-      }
-      log(`broker warm-up: ${REQUEST_WARMUP_RECORDS.toLocaleString('en-US')} x 100B in 2 KiB batches (not measured)`)
+      const small = [`bootstrap.servers=${b.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'batch.size=2048', 'linger.ms=0', `max.in.flight.requests.per.connection=${MAX_IN_FLIGHT}`]
+      await warmUp(b.kafka, topics, `bench-warmup-${stamp}-requests`, `${REQUEST_WARMUP_RECORDS.toLocaleString('en-US')} x 100B in 2 KiB batches`, REQUEST_WARMUP_RECORDS, 100, small)
       // Then the per-byte paths of every workload (codecs, record sizes).
-      for (const w of WORKLOADS) await warmUp(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-first-${w.id}`, w)
+      for (const w of WORKLOADS) await warmUpWorkload(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-first-${w.id}`, w)
     }
     for (let run = 0; run < RUNS; run++) {
       for (const w of WORKLOADS) {
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
         // broker) ran up to 2x slower than the same client later. So before
         // every workload's turn the reference tool writes it, unmeasured, and
         // every timed run follows a run of its own workload.
-        for (let k = 0; k < WARMUP; k++) await warmUp(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-${run}-${w.id}-${k}`, w)
+        for (let k = 0; k < WARMUP; k++) await warmUpWorkload(b.brokers, b.kafka, topics, `bench-warmup-${stamp}-${run}-${w.id}-${k}`, w)
         // Rotate the order each run so no client always follows the same one.
         const order = CLIENTS.map((_, i) => CLIENTS[(i + run) % CLIENTS.length]!)
         for (const [ci, client] of order.entries()) {
